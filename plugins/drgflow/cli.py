@@ -1,0 +1,52 @@
+"""The `drgflow` command. Each module in drgflow.commands adds its subcommands with `register(sub)`."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import warnings
+
+from drgflow import __version__, commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drgflow",
+        description="DRG points payment pipeline: load, validate, group, calibrate, settle, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"drgflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"drgflow.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from drgflow.errors import UserError
+    from drgflow.loader import LoadError
+    from drgflow.transform import DbtError
+
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, LoadError, DbtError) as exc:
+        print(f"drgflow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("drgflow: interrupted; nothing half-done was kept (loads and runs are transactional)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: a clear line, the detail in the log
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError):
+            print(f"drgflow: error: cannot reach the database: {str(exc).strip()}", file=sys.stderr)
+            return 3
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Settings, read from the environment with sane defaults.
+
+Every setting has one environment variable; docs/operators.md lists them all.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: the checkout root when installed editable (plugins/drgflow -> repo root)
+REPO_ROOT = PACKAGE_DIR.parent.parent
+
+SETTINGS = {
+    "DRGFLOW_DATABASE_URL": "PostgreSQL URL of the warehouse; unset = embedded server under DRGFLOW_HOME",
+    "DRGFLOW_HOME": "working folder for the embedded database, Data Docs, reports (default <repo>/.drgflow)",
+    "DRGFLOW_SHARED": "folder with the official reference packs (default <repo>/../shared)",
+    "DRGFLOW_SCHEME": "grouping scheme version used when no per-year setting exists",
+    "DRGFLOW_LANDING": "landing folder watched by the claims_ingest DAG",
+    "DRGFLOW_REPORTS": "where reports are written (default DRGFLOW_HOME/reports)",
+    "DRGFLOW_PSEUDONYM_KEY": "HMAC key for patient ids (the demo writes a local one)",
+}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def home() -> Path:
+    path = Path(env("DRGFLOW_HOME", str(REPO_ROOT / ".drgflow"))).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_dir() -> Path | None:
+    """The ../shared reference folder, or None when this machine has none (a fresh clone)."""
+    path = Path(env("DRGFLOW_SHARED", str(REPO_ROOT.parent / "shared"))).resolve()
+    return path if (path / "schemes").is_dir() else None
+
+
+def sample_scheme_dir() -> Path:
+    return PACKAGE_DIR / "sample_scheme" / "SAMPLE-DRG"
+
+
+def official_scheme_dir(version: str = "CHS-DRG-1.1") -> Path | None:
+    shared = shared_dir()
+    if shared is None:
+        return None
+    path = shared / "schemes" / version
+    return path if path.is_dir() else None
+
+
+def default_scheme() -> tuple[str, Path]:
+    """(version, folder) of the scheme to use when nothing else is configured."""
+    wanted = env("DRGFLOW_SCHEME")
+    if wanted and wanted != "SAMPLE-DRG":
+        folder = official_scheme_dir(wanted)
+        if folder is None:
+            raise SystemExit(f"drgflow: scheme {wanted} not found under DRGFLOW_SHARED/schemes")
+        return wanted, folder
+    if wanted is None:
+        folder = official_scheme_dir("CHS-DRG-1.1")
+        if folder is not None:
+            return "CHS-DRG-1.1", folder
+    return "SAMPLE-DRG", sample_scheme_dir()
+
+
+def reports_dir() -> Path:
+    path = Path(env("DRGFLOW_REPORTS", str(home() / "reports"))).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dbt_project_dir() -> Path:
+    return REPO_ROOT / "dbt_project"

@@ -1,0 +1,231 @@
+"""Bulk loader: files in the input contract -> raw.* (text, as received) with a batch registry.
+
+PostgreSQL's COPY parses the CSV (fast, and it names the line of a structural error); this module
+checks the header, detects the encoding, keeps every load in one transaction and makes reloading the
+same file a no-op.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from drgflow import contract, db
+
+CHUNK = 8 * 1024 * 1024
+LOAD_LOCK = "drgflow.load"
+
+
+class LoadError(Exception):
+    """A file that cannot be loaded; the message names the file, the line and the problem."""
+
+
+@dataclass
+class LoadResult:
+    path: str
+    kind: str
+    batch_id: int | None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    rows_warned: int = 0
+    skipped: bool = False          # same file already loaded
+    encoding: str = "UTF8"
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def raw_table_ddl(kind: str) -> str:
+    cols = ",\n    ".join(f"{c} text" for c in contract.FILE_KINDS[kind])
+    return f"""
+create table if not exists raw.{kind} (
+    batch_id   bigint not null default current_setting('drgflow.batch_id')::bigint,
+    source_row bigint not null default nextval('raw.source_row_seq'),
+    {cols},
+    primary key (batch_id, source_row)
+);"""
+
+
+def ensure_raw_tables(conn: psycopg.Connection) -> None:
+    db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
+    conn.execute(db_ddl)
+    conn.execute("create index if not exists cases_case_key on raw.cases (hospital_id, case_id)")
+
+
+def scan_file(path: Path) -> tuple[str, str]:
+    """(sha256, PostgreSQL encoding name): UTF-8 when the bytes decode as UTF-8, else GB18030 (a GBK superset)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest.hexdigest(), ("UTF8" if utf8 else "GB18030")
+
+
+def read_header(path: Path, encoding: str) -> tuple[list[str], int]:
+    """Column names of the first line and the byte offset where the data starts."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise LoadError(f"{path.name}: line 1: the file is empty or has no header row")
+    offset = len(first)
+    text = first.decode("utf-8-sig" if encoding == "UTF8" else "gb18030")
+    try:
+        names = next(csv.reader([text.rstrip("\r\n")]))
+    except csv.Error as exc:
+        raise LoadError(f"{path.name}: line 1: header row is not valid CSV ({exc})") from None
+    return [n.strip() for n in names], offset
+
+
+def check_header(path: Path, header: list[str]) -> str:
+    kind = contract.kind_of_header(header)
+    if kind is None:
+        raise LoadError(
+            f"{path.name}: line 1: header matches no known file kind "
+            f"(cases need dx_codes, hospitals hospital_name, budgets fund_budget, "
+            f"assessment_scores score, special_review approved_points)"
+        )
+    expected = contract.FILE_KINDS[kind]
+    dupes = sorted({n for n in header if header.count(n) > 1})
+    if dupes:
+        raise LoadError(f"{path.name}: line 1: header repeats column(s) {', '.join(dupes)}")
+    missing = [c for c in expected if c not in header and c not in contract.OPTIONAL_COLUMNS.get(kind, ())]
+    if missing:
+        raise LoadError(f"{path.name}: line 1: header is missing column(s) {', '.join(missing)} ({kind} file)")
+    unknown = [c for c in header if c not in expected]
+    if unknown:
+        raise LoadError(f"{path.name}: line 1: header has unknown column(s) {', '.join(unknown)} ({kind} file)")
+    return kind
+
+
+_LINE = re.compile(r"line (\d+)")
+
+
+def _copy_error(path: Path, exc: psycopg.Error) -> LoadError:
+    context = (exc.diag.context or "") if exc.diag else ""
+    match = _LINE.search(context)
+    line = f"line {int(match.group(1)) + 1}" if match else "line ?"
+    problem = (exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc)).strip()
+    if "extra data after last expected column" in problem or "missing data for column" in problem:
+        problem = f"wrong number of columns ({problem})"
+    elif "unterminated CSV quoted field" in problem:
+        problem = "bad quoting: a quoted field is never closed"
+    return LoadError(f"{path.name}: {line}: {problem}; nothing of this file was loaded")
+
+
+def load_file(path: Path, url: str | None = None, progress: bool = True) -> LoadResult:
+    """Load one file atomically; loading the same bytes again is a no-op."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file")
+    started = time.monotonic()
+    sha, encoding = scan_file(path)
+    header, offset = read_header(path, encoding)
+    kind = check_header(path, header)
+    size = path.stat().st_size
+    result = LoadResult(path=str(path), kind=kind, batch_id=None, encoding=encoding)
+
+    with db.connect(url) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
+                ensure_raw_tables(conn)
+                previous = conn.execute(
+                    "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
+                    " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),
+                ).fetchone()
+                if previous:
+                    result.batch_id, result.rows_read, result.rows_accepted, result.rows_quarantined, \
+                        result.rows_warned = previous
+                    result.skipped = True
+                    return result
+                batch_id = conn.execute(
+                    "insert into audit.batches (file_name, file_path, sha256, file_kind, source_encoding)"
+                    " values (%s, %s, %s, %s, %s) returning batch_id",
+                    (path.name, str(path.resolve()), sha, kind, encoding),
+                ).fetchone()[0]
+                result.batch_id = batch_id
+                conn.execute("select setval('raw.source_row_seq', 1, false)")
+                conn.execute(sql.SQL("set local drgflow.batch_id = {}").format(sql.Literal(str(batch_id))))
+                copy_sql = sql.SQL("copy raw.{} ({}) from stdin (format csv, encoding {})").format(
+                    sql.Identifier(kind), sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(encoding),
+                )
+                with conn.cursor() as cur:
+                    with cur.copy(copy_sql) as copy, path.open("rb") as handle:
+                        handle.seek(offset)
+                        sent, next_report = offset, size // 10
+                        while chunk := handle.read(CHUNK):
+                            copy.write(chunk)
+                            sent += len(chunk)
+                            if progress and size > 50 * CHUNK and sent >= next_report:
+                                print(f"  {path.name}: {sent * 100 // size}% sent", file=sys.stderr, flush=True)
+                                next_report += size // 10
+                    rows = cur.rowcount
+                result.rows_read = rows
+                result.rows_accepted = rows
+                conn.execute(
+                    "update audit.batches set rows_read = %s, rows_accepted = %s where batch_id = %s",
+                    (rows, rows, batch_id),
+                )
+        except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
+            raise _copy_error(path, exc) from None
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
+               progress: bool = True) -> list[LoadResult]:
+    """Load files (folders are expanded to their *.csv files), reference files before case files."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.glob("*.csv")) if p.is_dir() else [p])
+    db.init_warehouse(url)
+    order = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
+
+    def rank(f: Path) -> int:
+        try:
+            enc = scan_encoding_quick(f)
+            return order.get(contract.kind_of_header(read_header(f, enc)[0]) or "cases", 4)
+        except (LoadError, OSError):
+            return 5
+
+    results = []
+    for f in sorted(files, key=rank):
+        res = load_file(f, url, progress=progress)
+        if validate and res.kind == "cases" and not res.skipped:
+            from drgflow import validation
+
+            validation.validate_batch(res, url)
+        results.append(res)
+    return results
+
+
+def scan_encoding_quick(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    try:
+        head.decode("utf-8")
+        return "UTF8"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is not a sign of GBK
+        return "UTF8" if exc.start > len(head) - 4 else "GB18030"

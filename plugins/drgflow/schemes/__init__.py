@@ -1,0 +1,1 @@
+"""Grouping scheme packs: parsing the published text layout and importing it into ref tables."""

@@ -1,0 +1,71 @@
+"""Running dbt (the transformation layer: every figure is a dbt model) against the warehouse."""
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from drgflow import config, db
+
+
+class DbtError(Exception):
+    """dbt failed; the message names the failing nodes."""
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    params = db.conn_params(url)
+    return {
+        "DRGFLOW_DB_HOST": params["host"], "DRGFLOW_DB_PORT": params["port"],
+        "DRGFLOW_DB_USER": params["user"], "DRGFLOW_DB_PASSWORD": params["password"],
+        "DRGFLOW_DB_NAME": params["dbname"],
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def target_dir(url: str | None = None) -> str:
+    """dbt artefacts per database, so two warehouses (or test runs) never share a target folder."""
+    name = db.conn_params(url)["dbname"]
+    path = config.home() / "dbt" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def run_dbt(args: list[str], url: str | None = None, vars: dict[str, Any] | None = None,
+            quiet: bool = True) -> Any:
+    """Invoke dbt in-process, e.g. run_dbt(["build", "--select", "staging"]). Raises DbtError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    url = url or db.database_url()
+    project = str(config.dbt_project_dir())
+    target = target_dir(url)
+    full = [*args, "--project-dir", project, "--profiles-dir", project, "--target-path", target]
+    if vars:
+        full += ["--vars", json.dumps(vars)]
+    if quiet:
+        full = ["--quiet", "--log-path", os.path.join(target, "logs"), *full]
+    with _environ(dbt_env(url)):
+        result = dbtRunner().invoke(full)
+    if not result.success:
+        failed = []
+        if result.result is not None and hasattr(result.result, "results"):
+            for r in result.result.results:
+                if str(r.status) in ("error", "fail", "runtime error"):
+                    failed.append(f"{r.node.name}: {(r.message or '').strip()}")
+        detail = "; ".join(failed) or str(result.exception or "see dbt logs in " + target)
+        raise DbtError(f"dbt {args[0]} failed: {detail}")
+    return result.result

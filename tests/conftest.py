@@ -1,0 +1,63 @@
+"""Test fixtures: a real PostgreSQL (DRGFLOW_DATABASE_URL's server, else the embedded one) with a fresh
+database per test session or per test, so parallel runs and developers never share state."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from drgflow import config, db
+
+REPO = config.REPO_ROOT
+
+
+def _create_database(prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name, db.server_url(name)
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> str:
+    """A fresh warehouse database for the whole session (schemas initialised)."""
+    name, url = _create_database("drgflow_test")
+    db.init_warehouse(url)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture
+def fresh_url() -> str:
+    """A fresh warehouse database for one test."""
+    name, url = _create_database("drgflow_t")
+    db.init_warehouse(url)
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture
+def use_database(monkeypatch):
+    """Point the CLI and package at a given database URL: use_database(url)."""
+    def _use(url: str) -> None:
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", url)
+    return _use
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path | None:
+    return config.shared_dir()
+
+
+def query(url: str, text: str, params=None) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(text, params).fetchall()
