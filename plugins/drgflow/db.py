@@ -95,11 +95,12 @@ def conn_params(url: str | None = None) -> dict[str, str]:
 
 
 def init_warehouse(url: str | None = None) -> None:
-    """Create schemas and the loader's tables (idempotent)."""
-    ddl = (config.PACKAGE_DIR / "sql" / "warehouse.sql").read_text(encoding="utf-8")
+    """Create schemas and the package's own tables (idempotent): every sql/NN_*.sql file in order."""
+    files = sorted((config.PACKAGE_DIR / "sql").glob("[0-9][0-9]_*.sql"))
     with transaction(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.init'))")
-        conn.execute(ddl)
+        for f in files:
+            conn.execute(f.read_text(encoding="utf-8"))
         from drgflow.loader import ensure_raw_tables
 
         ensure_raw_tables(conn)
