@@ -129,8 +129,24 @@ def _copy_error(path: Path, exc: psycopg.Error) -> LoadError:
     if "extra data after last expected column" in problem or "missing data for column" in problem:
         problem = f"wrong number of columns ({problem})"
     elif "unterminated CSV quoted field" in problem:
+        start = _unclosed_quote_line(path)
+        line = f"line {start}" if start else line
         problem = "bad quoting: a quoted field is never closed"
     return LoadError(f"{path.name}: {line}: {problem}; nothing of this file was loaded")
+
+
+def _unclosed_quote_line(path: Path) -> int | None:
+    """Line where the record with the never-closed quote starts (PostgreSQL reports the end of file)."""
+    encoding = "utf-8-sig" if scan_encoding_quick(path) == "UTF8" else "gb18030"
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error:
+            return start
+    return None
 
 
 def load_file(path: Path, url: str | None = None, progress: bool = True) -> LoadResult:
@@ -195,22 +211,26 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
 
 def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
                progress: bool = True) -> list[LoadResult]:
-    """Load files (folders are expanded to their *.csv files), reference files before case files."""
-    files: list[Path] = []
+    """Load files, reference tables before case files. A folder means its *.csv files that are input
+    files (others, such as a generator's defects.csv, are skipped with a note); a named file must be one."""
+    files: list[tuple[Path, str]] = []
+    skipped: list[LoadResult] = []
     for p in map(Path, paths):
-        files.extend(sorted(p.glob("*.csv")) if p.is_dir() else [p])
+        candidates = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+        for f in candidates:
+            if not f.is_file():
+                raise LoadError(f"{f}: no such file")
+            header, _ = read_header(f, scan_encoding_quick(f))
+            kind = contract.kind_of_header(header)
+            if kind is None and p.is_dir():
+                skipped.append(LoadResult(path=str(f), kind="skipped", batch_id=None, skipped=True,
+                                          notes=["not an input file (header matches no contract kind)"]))
+                continue
+            files.append((f, kind or "cases"))
     db.init_warehouse(url)
     order = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
-
-    def rank(f: Path) -> int:
-        try:
-            enc = scan_encoding_quick(f)
-            return order.get(contract.kind_of_header(read_header(f, enc)[0]) or "cases", 4)
-        except (LoadError, OSError):
-            return 5
-
-    results = []
-    for f in sorted(files, key=rank):
+    results = list(skipped)
+    for f, _ in sorted(files, key=lambda item: order[item[1]]):
         res = load_file(f, url, progress=progress)
         if validate and res.kind == "cases" and not res.skipped:
             from drgflow import validation

@@ -68,6 +68,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     results = loader.load_paths(args.paths, validate=not args.no_validate)
     total = {"read": 0, "accepted": 0, "quarantined": 0, "warned": 0}
     for r in results:
+        if r.kind == "skipped":
+            print(f"{Path(r.path).name}: skipped, {r.notes[0]}")
+            continue
         state = "already loaded (no-op)" if r.skipped else f"loaded in {r.seconds:.1f}s"
         print(f"{Path(r.path).name}: {r.kind}, batch {r.batch_id}, {state}: "
               f"{r.rows_read} read, {r.rows_accepted} accepted, {r.rows_quarantined} quarantined, "
@@ -77,7 +80,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             total["accepted"] += r.rows_accepted
             total["quarantined"] += r.rows_quarantined
             total["warned"] += r.rows_warned
-        for note in r.notes:
+        for note in r.notes if r.kind != "skipped" else []:
             print(f"  {note}")
     print(f"cases: {total['read']} read, {total['accepted']} accepted, {total['quarantined']} quarantined, "
           f"{total['warned']} with warnings")

@@ -1,0 +1,131 @@
+"""The loader on a real PostgreSQL: idempotency, resubmission, encodings, malformed files, atomicity."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drgflow import contract, generate, loader
+from drgflow.loader import LoadError
+
+from conftest import query
+
+HEADER = list(contract.CASE_COLUMNS)
+
+
+def _case(case_id: str, hospital: str = "H1", total: str = "1000.00", dx: str = "I10.x00", **over) -> list[str]:
+    row = dict.fromkeys(HEADER, "")
+    row.update(case_id=case_id, hospital_id=hospital, region_code="330102", insurance_type="310",
+               patient_id="P1", sex="1", age_years="60", admit_date="2024-01-02", discharge_date="2024-01-05",
+               los_days="3", discharge_way="1", dx_codes=dx, total_cost=total, fund_paid="800.00",
+               fee_bed=total, settle_date="2024-01-06")
+    for c in contract.FEE_COLUMNS[1:]:
+        row[c] = "0.00"
+    row.update(over)
+    return [row[c] for c in HEADER]
+
+
+def _write(path: Path, rows: list[list[str]], encoding: str = "utf-8", header=HEADER) -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        w = csv.writer(handle, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_load_twice_is_a_noop(tmp_path, fresh_url):
+    f = _write(tmp_path / "cases.csv", [_case("A1"), _case("A2")])
+    first = loader.load_file(f, fresh_url)
+    second = loader.load_file(f, fresh_url)
+    assert (first.rows_read, first.skipped) == (2, False)
+    assert second.skipped and second.batch_id == first.batch_id
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 2
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 1
+
+
+def test_values_are_kept_exactly_as_received(tmp_path, fresh_url):
+    odd = ["  I10.x00 ", "x'; drop table raw.cases; --", "引号\"和,逗号", "\ttab\u200b", "9" * 5000]
+    rows = [_case(f"Q{i}", dx=v) for i, v in enumerate(odd)]
+    loader.load_file(_write(tmp_path / "odd.csv", rows), fresh_url)
+    got = [r[0] for r in query(fresh_url, "select dx_codes from raw.cases order by source_row")]
+    assert got == odd
+    assert query(fresh_url, "select min(source_row), max(source_row) from raw.cases")[0] == (1, len(odd))
+
+
+def test_resubmission_supersedes_and_keeps_history(tmp_path, fresh_url):
+    from drgflow import transform
+
+    loader.load_file(_write(tmp_path / "jan.csv", [_case("A1", total="1000.00"), _case("A2")]), fresh_url)
+    loader.load_file(_write(tmp_path / "fix.csv", [_case("A1", total="1200.00")]), fresh_url)
+    assert query(fresh_url, "select count(*) from raw.cases where case_id = 'A1'")[0][0] == 2
+    transform.run_dbt(["run", "--select", "stg_raw__cases"], url=fresh_url)
+    rows = query(fresh_url, "select case_id, total_cost from staging.stg_raw__cases order by case_id")
+    assert [(c, str(t)) for c, t in rows] == [("A1", "1200.00"), ("A2", "1000.00")]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig"])
+def test_chinese_encodings_are_converted(tmp_path, fresh_url, encoding):
+    f = _write(tmp_path / f"{encoding}.csv", [_case("G1", dept_code="心血管内科")], encoding=encoding)
+    res = loader.load_file(f, fresh_url)
+    assert res.rows_read == 1
+    assert query(fresh_url, "select dept_code, case_id from raw.cases")[0] == ("心血管内科", "G1")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{h}\n{ok}\nA9,"H1,unterminated\n', "line 3: bad quoting"),
+    ("{h}\n{ok}\n{ok},extra\n", "line 3: wrong number of columns"),
+    ("{h}\nA1,H1\n", "line 2: wrong number of columns"),
+    ("{hmissing}\n", "line 1: header is missing column(s) settle_date"),
+    ("{h},surprise\n", "line 1: header has unknown column(s) surprise"),
+    ("", "line 1: the file is empty"),
+])
+def test_malformed_files_are_refused_whole(tmp_path, fresh_url, content, expected):
+    ok = ",".join(_case("A1"))
+    f = tmp_path / "bad.csv"
+    f.write_text(content.format(h=",".join(HEADER), hmissing=",".join(HEADER[:-1]), ok=ok), encoding="utf-8")
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    assert "bad.csv" in str(err.value) and expected in str(err.value)
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path, fresh_url):
+    f = tmp_path / "broken.csv"
+    f.write_text(",".join(HEADER) + "\nA1,H1\n", encoding="utf-8")
+    env = {**os.environ, "DRGFLOW_DATABASE_URL": fresh_url}
+    proc = subprocess.run([sys.executable, "-m", "drgflow.cli", "load", str(f)], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "broken.csv: line 2: wrong number of columns" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_killed_load_leaves_no_trace_and_the_rerun_succeeds(tmp_path, fresh_url):
+    generate.generate_city(tmp_path / "big", years=[2024], cases_per_year=120000, hospitals=10, regions=2,
+                           seed=3, defect_rate=0, split="year")
+    big = tmp_path / "big" / "cases_2024.csv"
+    env = {**os.environ, "DRGFLOW_DATABASE_URL": fresh_url}
+    proc = subprocess.Popen([sys.executable, "-m", "drgflow.cli", "load", "--no-validate", str(big)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    # kill it while the COPY is streaming: the batch row exists only inside the open transaction
+    while time.monotonic() < deadline:
+        active = query(fresh_url, "select count(*) from pg_stat_activity where datname = current_database() and query ilike 'copy %%cases%%'")[0][0]
+        if active:
+            break
+        time.sleep(0.05)
+    assert active, "the load never reached COPY"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+    res = loader.load_file(big, fresh_url)
+    assert res.rows_read == 120000 and not res.skipped
