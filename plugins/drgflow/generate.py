@@ -35,6 +35,10 @@ FEE_SHARES = {
 }
 LEVEL_COST = {1: 0.72, 2: 0.95, 3: 1.22}
 LEVEL_MIX = {1: 0.45, 2: 1.0, 3: 1.7}     # weight on surgical / severe ADRGs
+# approximate share of inpatient stays by MDC in a Chinese city; ADRGs share their MDC's volume
+MDC_SHARE = {"A": 0.5, "B": 9, "C": 3, "D": 4, "E": 11, "F": 12, "G": 10, "H": 4, "I": 9, "J": 3, "K": 4,
+             "L": 5, "M": 1.5, "N": 3, "O": 8, "P": 3, "Q": 1.5, "R": 3, "S": 1, "T": 1.5, "U": 0.5, "V": 2,
+             "W": 0.3, "X": 3, "Y": 0.1, "Z": 0.3}
 REGION_NAMES = ["市本级", "东湖县", "西山县", "南江区", "北港区"]
 
 
@@ -116,7 +120,6 @@ def build_templates(pack: Pack, rng: np.random.Generator) -> list[Template]:
         if adrg.mdc == "A":
             t.cost *= 8
             t.los *= 2.5
-            t.weight *= 0.15
             t.ventilation = "呼吸机" in adrg.name
         if adrg.mdc == "P":
             t.newborn = "infant" if adrg.code.startswith("PV") else "neonate"
@@ -125,6 +128,11 @@ def build_templates(pack: Pack, rng: np.random.Generator) -> list[Template]:
         if adrg.mdc == "T" or any(c.startswith("Z50") for c in dx[:5]):
             t.long_stay = True
         templates.append(t)
+    by_mdc: dict[str, float] = {}
+    for t in templates:
+        by_mdc[t.mdc] = by_mdc.get(t.mdc, 0.0) + t.weight
+    for t in templates:
+        t.weight = t.weight / by_mdc[t.mdc] * MDC_SHARE.get(t.mdc, 1.0)
     return templates
 
 
