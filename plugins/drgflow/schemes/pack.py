@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DX_CODE = r"[A-Z]\d{2}\.[\dx]\d{2}(?:x\d{3})?(?:\+[A-Z]\d{2}(?:\.\d{1,2})?\*)?"
-PX_CODE = r"\d{2}\.(?:\d{4,5}|\d{3}[A-Z]\d|\dx\d{2})(?:x\d{3,4})?"
+# "86.700x0013" (three digits before a four-digit extension) occurs in the published 1.1 tables
+PX_CODE = r"\d{2}\.(?:\d{4,5}|\d{3}[A-Z]\d|\dx\d{2}|\d{3}(?=x\d{4}))(?:x\d{3,4})?"
 _CODE_RE = re.compile(rf"(?<![A-Za-z0-9.+])({DX_CODE}|{PX_CODE})(?![\w.])")
 _DX_RE = re.compile(rf"^{DX_CODE}$")
 _MDC_LINE = re.compile(r"^\s*MDC([A-Z])\s+(.*)$")
@@ -162,6 +163,28 @@ def parse_mdc_folder(folder: Path, mdcs: dict[str, Mdc]) -> None:
             mdcs[code] = Mdc(code, f.stem.split("_", 1)[-1], [s for s in merged if s.codes])
 
 
+def parse_adrg_folder(folder: Path, adrgs: dict[str, Adrg]) -> None:
+    """ADRG/ files fill in ADRGs whose detail entry has no rule (1.1 WJ1 reads only "包含全部手术" there)."""
+    for f in sorted(folder.glob("*.dat")):
+        code = f.name[:3]
+        if code not in adrgs or adrgs[code].sections:
+            continue
+        for text in (line.strip() for line in _read(f)):
+            found = codes_in(text)
+            # a title may be glued to the first code ("包含全部手术86.7000 …"): split it off
+            title = text[:text.find(found[0][0])].strip() if found else text
+            if title:
+                adrgs[code].sections.append(Section(title))
+            if found:
+                if not adrgs[code].sections:
+                    adrgs[code].sections.append(Section(""))
+                section = adrgs[code].sections[-1]
+                for c, name in found:
+                    if c not in section.names:
+                        section.codes.append(c)
+                    section.names[c] = name
+
+
 def parse_code_table(lines: list[str]) -> dict[str, int | None]:
     """5_MCC / 6_CC: code -> exclusion table number (None where the table column says 无)."""
     out: dict[str, int | None] = {}
@@ -169,6 +192,12 @@ def parse_code_table(lines: list[str]) -> dict[str, int | None]:
     pattern = re.compile(rf"(?<![A-Za-z0-9.+])({DX_CODE})\s+(.*?)\s*(?:表\s*7-(\d+)|(?<=\s)无)(?=\s|$)")
     for m in pattern.finditer(text):
         out[m.group(1)] = int(m.group(3)) if m.group(3) else None
+    # 1.0P prints these tables in PDF columns (a block of codes, a block of names, a block of 表 7-N):
+    # when records are not inline, pair the codes and table references in file order if they tally.
+    codes = [m.group(1) for line in lines for m in [re.match(rf"^\s*({DX_CODE})(?![\w.])", line)] if m]
+    refs = [m.group(1) for line in lines for m in re.finditer(r"表\s*7-(\d+)|^\s*(?:无)\s*$", line)]
+    if len(out) < len(codes) // 2 and len(codes) == len(refs):
+        out = {c: (int(r) if r else None) for c, r in zip(codes, refs)}
     return out
 
 
@@ -204,6 +233,8 @@ def load_pack(path: Path, version: str | None = None) -> Pack:
     mdcs, adrgs, names = parse_detail(detail)
     if (path / "MDC").is_dir():
         parse_mdc_folder(path / "MDC", mdcs)
+    if (path / "ADRG").is_dir():
+        parse_adrg_folder(path / "ADRG", adrgs)
     for line in _read(path / "1_MDC.txt"):
         m = _MDC_LINE.match(line)
         if m and m.group(1) in mdcs:

@@ -1,0 +1,85 @@
+"""terminology import, scheme import/list, group."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("terminology", help="load the diagnosis/procedure catalogues and variant maps into ref")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("--from", dest="folder", type=Path, default=None,
+                   help="terminology folder (default: DRGFLOW_SHARED/terminology, else the bundled sample)")
+    p.set_defaults(func=cmd_terminology)
+
+    p = sub.add_parser("scheme", help="import a grouping scheme pack (text layout) as a version, or list versions")
+    ssub = p.add_subparsers(dest="scheme_action", metavar="ACTION", required=True)
+    q = ssub.add_parser("import", help="parse, check and load a pack into ref.scheme_* as VERSION")
+    q.add_argument("path", type=Path, help="pack folder (1_MDC.txt … 7_CCE.txt, SS_VALID.txt)")
+    q.add_argument("--version", required=True, dest="scheme_version",
+                   help="version name, e.g. CHS-DRG-1.1 (needs a section in drgflow/schemes/entry_rules.yml)")
+    q.add_argument("--force", action="store_true", help="reload even when the same files are imported")
+    q.set_defaults(func=cmd_scheme_import)
+    q = ssub.add_parser("list", help="imported scheme versions")
+    q.set_defaults(func=cmd_scheme_list)
+
+    p = sub.add_parser("group", help="group all accepted cases with a scheme version (marts.case_grouping)")
+    p.add_argument("--scheme", default=None, help="scheme version (default: DRGFLOW_SCHEME, else CHS-DRG-1.1 "
+                   "when ../shared exists, else SAMPLE-DRG)")
+    p.set_defaults(func=cmd_group)
+
+
+def cmd_terminology(args: argparse.Namespace) -> int:
+    from drgflow.schemes.terminology import import_terminology
+
+    r = import_terminology(folder=args.folder)
+    kind = "sample terminology (no ../shared)" if r["sample"] else "terminology"
+    print(f"{kind} from {r['source']}: {r['dx_catalogue']} diagnoses, {r['px_catalogue']} procedures, "
+          f"{r['dx_variant_map']} + {r['px_variant_map']} variant-map rows")
+    return 0
+
+
+def cmd_scheme_import(args: argparse.Namespace) -> int:
+    from drgflow.schemes.importer import import_scheme
+
+    r = import_scheme(args.path, args.scheme_version, force=args.force)
+    if r.get("skipped"):
+        print(f"{args.scheme_version}: already imported from the same files (no-op; --force reloads)")
+        return 0
+    print(f"{r['scheme_version']}: {r['mdc']} MDC, {r['adrg']} ADRG, {r['drg']} DRG, {r['mcc']} MCC, {r['cc']} CC, "
+          f"{r['exclusion_tables']} exclusion tables, {r['ss_valid']} OR procedures; "
+          f"QY {'on' if r['qy_enabled'] else 'off'}")
+    for kind, u in r["unknown_codes"].items():
+        if not u.get("checked"):
+            print(f"  {kind} codes not checked: ref.{kind}_catalogue is empty (run `drgflow terminology import`)")
+        elif u["not_in_catalogue"]:
+            print(f"  {u['not_in_catalogue']} of {u['codes']} {kind} codes are not in the catalogue, e.g. "
+                  + ", ".join(u["examples"][:8]))
+    return 0
+
+
+def cmd_scheme_list(args: argparse.Namespace) -> int:
+    from drgflow import db
+
+    url = db.database_url()
+    db.init_warehouse(url)
+    with db.connect(url) as conn:
+        rows = conn.execute("select scheme_version, n_mdc, n_adrg, n_drg, qy_enabled, source_path, imported_at "
+                            "from ref.scheme_version order by scheme_version").fetchall()
+    if not rows:
+        print("no scheme imported yet (drgflow scheme import PATH --version NAME)")
+    for v, m, a, d, qy, src, at in rows:
+        print(f"{v}: {m} MDC, {a} ADRG, {d} DRG, QY {'on' if qy else 'off'}, from {src} at {at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_group(args: argparse.Namespace) -> int:
+    from drgflow import config
+    from drgflow.grouping import group_cases
+
+    version = args.scheme or config.default_scheme()[0]
+    counts = group_cases(None, version)
+    total = sum(counts.values())
+    parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("grouped", "qy", "ungroupable"))
+    print(f"{version}: {total} cases grouped into marts.case_grouping: {parts}")
+    return 0
