@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from drgflow import contract, db
+from drgflow import contract, db, pseudonym
 
 CHUNK = 8 * 1024 * 1024
 LOAD_LOCK = "drgflow.load"
@@ -59,6 +59,7 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
     db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
     conn.execute(db_ddl)
     conn.execute("create index if not exists cases_case_key on raw.cases (hospital_id, case_id)")
+    conn.execute(pseudonym.TRIGGER_SQL)
 
 
 def scan_file(path: Path) -> tuple[str, str]:
@@ -183,6 +184,10 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
                 result.batch_id = batch_id
                 conn.execute("select setval('raw.source_row_seq', 1, false)")
                 conn.execute(sql.SQL("set local drgflow.batch_id = {}").format(sql.Literal(str(batch_id))))
+                if kind == "cases":
+                    ipad, opad = pseudonym.pads(pseudonym.key())
+                    conn.execute("select set_config('drgflow.pseudonym_ipad', %s, true),"
+                                 " set_config('drgflow.pseudonym_opad', %s, true)", (ipad.hex(), opad.hex()))
                 copy_sql = sql.SQL("copy raw.{} ({}) from stdin (format csv, encoding {})").format(
                     sql.Identifier(kind), sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(encoding),
                 )

@@ -1,0 +1,62 @@
+"""Keyed pseudonymisation of patient ids (HMAC-SHA256), applied inside PostgreSQL while a file loads.
+
+The key comes from DRGFLOW_PSEUDONYM_KEY; without it a random local key is created once in
+$DRGFLOW_HOME/pseudonym.key (fine for a demo or a test machine, never for production). The key is never
+stored in the database: the loader passes the HMAC pads as transaction-local settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+from drgflow import config
+
+BLOCK = 64  # SHA-256 block size
+
+
+def key() -> bytes:
+    value = config.env("DRGFLOW_PSEUDONYM_KEY")
+    if value:
+        return value.encode("utf-8")
+    path = config.home() / "pseudonym.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
+
+
+def pads(secret: bytes) -> tuple[bytes, bytes]:
+    """(inner, outer) HMAC pads, so SQL can compute sha256(opad || sha256(ipad || message))."""
+    if len(secret) > BLOCK:
+        secret = hashlib.sha256(secret).digest()
+    secret = secret.ljust(BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in secret), bytes(b ^ 0x5C for b in secret)
+
+
+def pseudonymise(patient_id: str, secret: bytes | None = None) -> str:
+    """The value the warehouse stores for a received patient id (reference implementation)."""
+    return hmac.new(secret or key(), patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+TRIGGER_SQL = """
+create or replace function raw.pseudonymise_patient_id() returns trigger
+language plpgsql as $$
+declare
+    ipad text := current_setting('drgflow.pseudonym_ipad', true);
+    opad text := current_setting('drgflow.pseudonym_opad', true);
+begin
+    if ipad is null or ipad = '' then
+        raise exception 'raw.cases accepts rows only through drgflow load (patient ids must be pseudonymised)';
+    end if;
+    if nullif(btrim(new.patient_id), '') is not null then
+        new.patient_id := encode(sha256(decode(opad, 'hex')
+                                 || sha256(decode(ipad, 'hex') || convert_to(new.patient_id, 'UTF8'))), 'hex');
+    end if;
+    return new;
+end $$;
+create or replace trigger cases_pseudonymise before insert on raw.cases
+    for each row execute function raw.pseudonymise_patient_id();
+"""
