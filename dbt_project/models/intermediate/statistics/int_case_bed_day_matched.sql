@@ -1,0 +1,41 @@
+-- settlement-spec §4.2 / §8: bed-day (床日) test on the principal diagnosis (first code of dx_codes), for the
+-- cases of settlement year Y and its base years. range rows compare the three-character category, prefix rows
+-- the code's start; dots are ignored on both sides (Z51.5 matches Z51.500 and Z515). LOS and group status play
+-- no part. One row per bed-day case: the matching category with the lowest priority.
+{{ config(materialized='view') }}
+
+with p as (
+    select * from {{ ref('int_parameters_resolved') }}
+),
+
+categories as (
+    select k.category, k.priority, k.match_type,
+           upper(replace(btrim(k.code_from), '.', '')) as code_from,
+           upper(replace(btrim(k.code_to), '.', ''))   as code_to
+    from {{ ref('policy_bed_day_categories') }} as k
+    where k.effective_from_year = (
+        select max(effective_from_year) from {{ ref('policy_bed_day_categories') }}
+        where effective_from_year <= (select settlement_year from p)
+    )
+),
+
+cases as (
+    select c.hospital_id, c.case_id, c.settle_year,
+           upper(replace(btrim(c.dx_codes[1]), '.', '')) as principal_dx
+    from {{ ref('stg_raw__cases') }} as c
+    cross join p
+    where c.settle_year between p.base_year_first and p.settlement_year
+      and c.dx_codes[1] is not null
+)
+
+select distinct on (c.hospital_id, c.case_id)
+    c.hospital_id,
+    c.case_id,
+    c.settle_year,
+    c.principal_dx,
+    k.category as bed_day_category
+from cases as c
+join categories as k
+  on case when k.match_type = 'range' then left(c.principal_dx, 3) between k.code_from and k.code_to
+          else c.principal_dx like k.code_from || '%' end
+order by c.hospital_id, c.case_id, k.priority, k.category

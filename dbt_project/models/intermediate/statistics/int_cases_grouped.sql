@@ -1,0 +1,35 @@
+-- settlement-spec §1, §6: every accepted case of every year with its group under the scheme of settlement
+-- year Y and its hospital's registry level (today's level, applied to history, §8). Cases without a
+-- grouping row under that scheme keep group_status null (they count as cases, never as grouped).
+with groups as (
+    select * from {{ ref('int_case_groups_selected') }}
+)
+
+select
+    p.scheme_version,
+    c.hospital_id,
+    c.case_id,
+    c.settle_year                           as year,
+    c.settle_period                         as period,
+    c.region_code,
+    h.level,
+    g.drg,
+    g.group_status,
+    c.total_cost,
+    c.fund_paid,
+    c.personal_paid,
+    c.los_days,
+    c.discharge_way,
+{%- for fee in ['fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
+                'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
+                'fee_general_treatment', 'fee_registration', 'fee_other'] %}
+    c.{{ fee }},
+{%- endfor %}
+    c.dx_codes[1]                           as principal_dx
+from {{ ref('stg_raw__cases') }} as c
+cross join {{ ref('int_parameters_resolved') }} as p
+left join groups as g
+  on g.hospital_id = c.hospital_id and g.case_id = c.case_id
+left join {{ ref('stg_raw__hospitals') }} as h
+  on h.hospital_id = c.hospital_id
+where c.settle_year is not null
