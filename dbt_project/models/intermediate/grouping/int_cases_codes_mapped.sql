@@ -1,0 +1,49 @@
+-- Cases to group, with diagnosis and procedure codes mapped to the 医保版 catalogue (variant map) in
+-- their original order: dx[1] is the principal diagnosis, px[1] the principal procedure
+-- (drg-dip-reference §2.2). Codes the map does not know are kept and listed, and make the case
+-- ungroupable (诊断/手术操作不能转换为分组器支持的编码).
+{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+
+with cases as (
+    select
+        row_number() over ()::integer as case_key,
+        hospital_id, case_id, sex, age_years, age_days, birth_weight_g, dx_codes, px_codes
+    from {{ ref('stg_raw__cases') }}
+)
+
+select
+    c.case_key,
+    c.hospital_id,
+    c.case_id,
+    c.sex,
+    c.age_years,
+    c.age_days,
+    c.birth_weight_g,
+    coalesce(dx.codes, array[]::text[])   as dx,
+    coalesce(px.codes, array[]::text[])   as px,
+    dx.unknown                             as dx_unknown,
+    px.unknown                             as px_unknown,
+    -- the reference grouper's record check (信息校验): a case failing it is not grouped
+    case
+        when c.sex is null or c.sex not in (1, 2)   then '信息校验不通过: sex must be 1 or 2'
+        when c.age_years is null                     then '信息校验不通过: age_years missing'
+        when c.age_years = 0 and c.age_days is null  then '信息校验不通过: age_days missing for age 0'
+        when c.age_years = 0 and c.age_days <= 28 and coalesce(c.birth_weight_g, 0) <= 0
+                                                     then '信息校验不通过: birth_weight_g missing for a newborn'
+        when cardinality(c.dx_codes) = 0             then '信息校验不通过: no diagnosis'
+        when dx.unknown is not null then '诊断不能转换为分组器支持的编码: ' || array_to_string(dx.unknown, ',')
+        when px.unknown is not null then '手术操作不能转换为分组器支持的编码: ' || array_to_string(px.unknown, ',')
+    end                                    as check_reason
+from cases as c
+cross join lateral (
+    select array_agg(coalesce(m.code, u.code) order by u.pos)           as codes,
+           array_agg(u.code order by u.pos) filter (where m.code is null) as unknown
+    from unnest(c.dx_codes) with ordinality as u (code, pos)
+    left join {{ source('grouping_ref', 'dx_variant_map') }} as m on m.variant = u.code
+) as dx
+cross join lateral (
+    select array_agg(coalesce(m.code, u.code) order by u.pos)           as codes,
+           array_agg(u.code order by u.pos) filter (where m.code is null) as unknown
+    from unnest(c.px_codes) with ordinality as u (code, pos)
+    left join {{ source('grouping_ref', 'px_variant_map') }} as m on m.variant = u.code
+) as px

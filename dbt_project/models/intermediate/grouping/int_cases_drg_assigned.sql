@@ -1,0 +1,18 @@
+-- The DRG inside the ADRG: the scheme's DRGs of that ADRG in list order, the first whose CC
+-- condition holds (cc_rule: mcc | mcc_or_cc | any; see ref.scheme_drg and docs/grouping.md).
+{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+
+{% set v = "'" ~ var('scheme_version') ~ "'" %}
+
+select distinct on (a.case_key)
+    a.case_key, a.mdc, a.adrg, a.is_qy, d.drg, d.name as drg_name,
+    coalesce(cc.cc_level, 'none') as cc_level,
+    a.mdc_trace, a.adrg_trace, cc.cc_trace
+from {{ ref('int_cases_adrg_assigned') }} as a
+left join {{ ref('int_cases_cc_assessed') }} as cc on cc.case_key = a.case_key
+left join {{ source('grouping_ref', 'scheme_drg') }} as d
+  on d.scheme_version = {{ v }} and d.adrg = a.adrg
+ and (d.cc_rule = 'any'
+      or (d.cc_rule = 'mcc' and cc.cc_level = 'mcc')
+      or (d.cc_rule = 'mcc_or_cc' and cc.cc_level in ('mcc', 'cc')))
+order by a.case_key, d.drg_order

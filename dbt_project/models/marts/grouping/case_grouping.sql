@@ -1,0 +1,44 @@
+-- 病例分组结果 (output contract: case_grouping): one row per (scheme_version, hospital_id, case_id)
+-- for every accepted case of staging.stg_raw__cases, grouped with the scheme version given as the
+-- dbt var scheme_version. A run replaces only that version's rows (delete+insert by scheme_version),
+-- so history regrouped under several versions stays side by side.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='scheme_version',
+    on_schema_change='fail',
+    post_hook=["analyze {{ this }}"]
+) }}
+
+{% set v = "'" ~ var('scheme_version') ~ "'" %}
+
+select
+    {{ v }}::text                                            as scheme_version,
+    c.hospital_id,
+    c.case_id,
+    d.mdc                                                    as mdc,
+    case when d.drg is not null and not d.is_qy then d.adrg
+         when d.is_qy then d.adrg end                        as adrg,
+    case when d.drg is not null or d.is_qy then coalesce(d.drg, d.adrg) else '0000' end as drg,
+    case when d.is_qy then 'qy'
+         when d.drg is not null then 'grouped'
+         else 'ungroupable' end                              as group_status,
+    coalesce(d.cc_level, 'none')                             as cc_level,
+    case
+        when c.check_reason is not null then c.check_reason
+        when d.case_key is null and not exists (
+            select 1 from {{ source('grouping_ref', 'scheme_mdc_dx') }} as m
+            where m.scheme_version = {{ v }} and m.code = c.dx[1])
+            then '主诊断不在所有MDC的主诊表内: ' || c.dx[1]
+        when d.case_key is null then '不符合所有MDC的入组条件，无法入组 (principal diagnosis ' || c.dx[1]
+            || ' is listed, but no entered MDC has an ADRG whose rule holds)'
+        when d.drg is null and not d.is_qy then 'ADRG ' || d.adrg || ' has no DRG for cc_level ' || d.cc_level
+    end                                                      as reason,
+    concat_ws(' | ',
+        d.mdc_trace,
+        d.adrg_trace,
+        case when d.case_key is not null then 'CC: ' || coalesce(d.cc_trace, '无 MCC/CC') end,
+        case when d.drg is not null then 'DRG ' || d.drg || ' ' || d.drg_name end
+    )                                                        as trace
+from {{ ref('int_cases_codes_mapped') }} as c
+left join {{ ref('int_cases_drg_assigned') }} as d on d.case_key = c.case_key
