@@ -32,12 +32,10 @@ regions as (
            sum(c.points)        as region_points,
            sum(c.personal_paid) as region_personal,
            b.fund_budget,
-           b.fund_budget * (1 - p.reserve_ratio) as usable_budget
+           b.usable_budget
     from cases as c
-    cross join p
-    left join {{ ref('stg_raw__budgets') }} as b
-      on b.region_code = c.region_code and b.year = p.settlement_year
-    group by c.region_code, b.fund_budget, p.reserve_ratio
+    left join {{ ref('int_region_budgets_resolved') }} as b on b.region_code = c.region_code
+    group by c.region_code, b.fund_budget, b.usable_budget
 ),
 
 point_values as (

@@ -1,0 +1,291 @@
+"""Calibration and settlement on a real PostgreSQL with real dbt: a small four-year city (tests/settlement_fixture.py)
+is loaded, grouped (marts.case_grouping filled by the fixture, as the grouper would), calibrated and settled;
+every published figure is compared with an independent Decimal re-computation of the spec."""
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import _create_database, _drop_database
+from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute
+
+from drgflow import cli, db, loader, settlement
+from drgflow.contract import CASE_COLUMNS
+from drgflow.errors import UserError
+from drgflow.transform import run_dbt
+
+D = Decimal
+YEAR = 2024
+MONTHS = (3, 5)
+
+
+def _rows(url: str, sql: str, args=()) -> list[dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _make_city(tmp: Path, prefix: str) -> tuple[str, str, list[dict], list[tuple]]:
+    name, url = _create_database(prefix)
+    db.init_warehouse(url)
+    cases, groups = build_city(tmp)
+    loader.load_paths([tmp], url=url, validate=False, progress=False)
+    scheme = settlement._scheme_var()
+    with psycopg.connect(url) as conn:
+        # the grouper's output table (marts.case_grouping), filled by this fixture
+        conn.execute("""create table if not exists marts.case_grouping (scheme_version text, hospital_id text,
+                        case_id text, mdc text, adrg text, drg text, group_status text, cc_level text, reason text,
+                        trace text, primary key (scheme_version, hospital_id, case_id))""")
+        with conn.cursor().copy("copy marts.case_grouping (scheme_version, hospital_id, case_id, drg, group_status)"
+                                " from stdin") as cp:
+            for h, c, drg, st in groups:
+                cp.write_row((scheme, h, c, drg if st == "grouped" else {"qy": "AQY", "ungroupable": "0000"}[st], st))
+    return name, url, cases, groups
+
+
+def _special(url: str) -> dict:
+    return {(r["hospital_id"], r["case_id"]): r["approved_points"]
+            for r in _rows(url, "select * from staging.stg_raw__special_review where approved")}
+
+
+def _scores() -> dict:
+    last = {}
+    for h, y, s in SCORES:
+        if y == YEAR:
+            last[h] = D(s)
+    return last
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    name, url, cases, groups = _make_city(tmp_path_factory.mktemp("city"), "drgflow_settle")
+    cal = settlement.calibrate(YEAR, url=url)
+    for m in MONTHS:
+        settlement.settle(YEAR, m, url=url)
+    annual = settlement.settle(YEAR, url=url)
+    expected = recompute(cases, groups, YEAR, special=_special(url), scores=_scores(), budgets=BUDGETS)
+    periods = {f"{YEAR}-{m:02d}" for m in MONTHS}
+    prepaid: dict = {}
+    for (r, h, per), m in expected["monthly"].items():
+        if per in periods:
+            prepaid[(r, h)] = prepaid.get((r, h), D(0)) + m["prepayment"]
+    expected = recompute(cases, groups, YEAR, special=_special(url), scores=_scores(), budgets=BUDGETS,
+                         prepaid=prepaid)
+    yield {"url": url, "cases": cases, "groups": groups, "expected": expected, "calibration": cal, "annual": annual}
+    _drop_database(name)
+
+
+def close(a, b, tol="0.0001") -> bool:
+    return a is not None and b is not None and abs(D(a) - D(b)) <= D(tol)
+
+
+def test_base_points_match_recomputation(city):
+    exp = city["expected"]["base_points"]
+    got = {r["drg"]: r for r in _rows(city["url"], "select * from marts.drg_base_points where settlement_year = %s",
+                                      (YEAR,))}
+    assert set(got) == set(exp)
+    assert close(next(iter(got.values()))["all_mean_cost"], city["expected"]["a_all"], "1e-9")
+    for drg, e in exp.items():
+        g = got[drg]
+        assert g["base_points"] == e["base_points"], drg
+        assert close(g["mean_cost"], e["mean_cost"], "1e-9"), drg
+        assert g["n_base"] == e["n_base"] and g["stable"] == e["stable"], drg
+        assert (g["cv_base"] is None) == (e["cv_base"] is None) and (e["cv_base"] is None or close(g["cv_base"], e["cv_base"], "1e-12"))
+        assert g["high_ratio_multiple"] == e["high_ratio_multiple"], drg
+        assert g["rw"] == e["base_points"] / 100
+    assert any(e["stable"] for e in exp.values()) and not all(e["stable"] for e in exp.values())
+
+
+def test_coefficients_match_recomputation(city):
+    exp = city["expected"]["coefficients"]
+    got = {(r["hospital_id"], r["drg"]): r for r in _rows(
+        city["url"], "select * from marts.hospital_coefficients where settlement_year = %s", (YEAR,))}
+    assert set(got) == set(exp)
+    for key, e in exp.items():
+        assert got[key]["coefficient"] == e["coefficient"], key
+        assert (got[key]["hospital_ratio"] is None) == (e["hospital_ratio"] is None), key
+        assert close(got[key]["level_ratio"], e["level_ratio"], "1e-12"), key
+    # the fallbacks all occur: no usable hospital average, no usable level average (ratio 1)
+    assert any(e["hospital_ratio"] is None for e in exp.values())
+    assert any(e["level_ratio"] == 1 for e in exp.values())
+    assert any(e["hospital_ratio"] is not None for e in exp.values())
+
+
+def test_case_points_match_recomputation(city):
+    exp = city["expected"]["case_points"]
+    got = {(r["hospital_id"], r["case_id"]): r for r in _rows(
+        city["url"], "select * from marts.case_points where settlement_year = %s", (YEAR,))}
+    assert set(got) == set(exp)
+    for key, e in exp.items():
+        assert got[key]["case_type"] == e["case_type"], key
+        assert close(got[key]["points"], e["points"]), (key, got[key]["points"], e["points"])
+    types = {e["case_type"] for e in exp.values()}
+    assert types == {"special_review", "bed_day", "ungroupable", "qy", "unstable", "high", "low", "normal"}
+    # §8: base_points only for high/low/normal, coefficient only for high/normal
+    for r in got.values():
+        assert (r["base_points"] is not None) == (r["case_type"] in ("high", "low", "normal"))
+        assert (r["coefficient"] is not None) == (r["case_type"] in ("high", "normal"))
+
+
+def test_monthly_settlement_matches_recomputation(city):
+    exp = city["expected"]["monthly"]
+    got = {(r["region_code"], r["hospital_id"], r["period"]): r for r in _rows(
+        city["url"], "select * from marts.settlement_monthly")}
+    want = {k: v for k, v in exp.items() if int(k[2][5:]) in MONTHS}
+    assert set(got) == set(want) and got
+    for key, e in want.items():
+        assert got[key]["prepayment"] == e["prepayment"], key
+        assert close(got[key]["point_value"], e["point_value"], "1e-10"), key
+        assert got[key]["total_points"] == e["total_points"], key
+
+
+def test_annual_settlement_matches_recomputation(city):
+    exp = city["expected"]["annual"]
+    got = {(r["region_code"], r["hospital_id"]): r for r in _rows(
+        city["url"], "select * from marts.settlement_annual where settlement_year = %s", (YEAR,))}
+    assert set(got) == set(exp)
+    for key, e in exp.items():
+        g = got[key]
+        assert g["payable"] == e["payable"], key
+        assert g["prepaid"] == e["prepaid"], key
+        assert g["clearing"] == e["clearing"], key
+        assert g["assessment_coef"] == e["assessment_coef"], key
+        assert close(g["point_value"], e["point_value"], "1e-10"), key
+    assert {e["assessment_coef"] for e in exp.values()} >= {D("1.05"), D("1.00"), D("0.90")}
+
+
+def test_invariant_budget_exhausted_with_k_one(city):
+    """§5: with every K = 1, Σ_h points × PV = U_r + Σ P (exact before rounding, within n × 0.005 after)."""
+    for region in ("R1", "R2"):
+        rows = _rows(city["url"], "select * from marts.settlement_annual where settlement_year = %s and "
+                                  "region_code = %s", (YEAR, region))
+        usable = D(BUDGETS[(region, YEAR)]) * D("0.95")
+        personal = sum(r["personal_paid"] for r in rows)
+        exact = sum(r["total_points"] * r["point_value"] for r in rows)
+        assert abs(exact - (usable + personal)) < D("1e-6")
+        rounded = sum(r2(r["total_points"] * r["point_value"] - r["personal_paid"]) for r in rows)
+        assert abs(rounded - usable) <= D("0.005") * len(rows)
+
+
+def test_every_case_has_one_case_points_row(city):
+    n_cases = _rows(city["url"], "select count(*) as n from staging.stg_raw__cases where settle_year = %s",
+                    (YEAR,))[0]["n"]
+    keys = _rows(city["url"], "select count(*) as n, count(distinct (hospital_id, case_id)) as d "
+                              "from marts.case_points where settlement_year = %s", (YEAR,))[0]
+    assert keys["n"] == keys["d"] == n_cases
+
+
+def test_runs_are_recorded_with_parameters_and_inputs(city):
+    runs = _rows(city["url"], "select * from audit.runs order by run_id")
+    assert [r["command"] for r in runs][:1] == ["calibrate"]
+    assert all(r["status"] == "success" for r in runs)
+    settle_runs = [r for r in runs if r["command"] == "settle"]
+    assert [r["period"] for r in settle_runs] == [f"{YEAR}-03", f"{YEAR}-05", str(YEAR)]
+    for r in settle_runs:
+        assert r["parameters"]["prepay_ratio"] == 0.9 and r["parameter_hash"] and r["scheme_version"]
+        assert r["row_counts"]["case_points"] > 0
+    inputs = _rows(city["url"], "select * from audit.run_inputs where run_id = %s", (settle_runs[-1]["run_id"],))
+    assert {i["input"] for i in inputs} >= {"cases", "budgets", "hospitals"}
+    cal = _rows(city["url"], "select * from audit.calibrations where settlement_year = %s", (YEAR,))[0]
+    assert cal["parameters"]["base_weights"] == [1, 2, 7] and cal["scheme_version"] == runs[0]["scheme_version"]
+
+
+def test_rerun_gives_identical_figures(city):
+    url = city["url"]
+    before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id")
+    points = _rows(url, "select hospital_id, case_id, case_type, points from marts.case_points order by 1, 2")
+    settlement.settle(YEAR, url=url)
+    assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id") == before
+    assert _rows(url, "select hospital_id, case_id, case_type, points from marts.case_points order by 1, 2") == points
+
+
+def test_explain_names_type_points_and_money(city):
+    cp = _rows(city["url"], "select * from marts.case_points where case_type = 'high' limit 1")[0]
+    text = settlement.explain_case(cp["hospital_id"], cp["case_id"], url=city["url"])
+    assert "case type: high" in text and str(cp["points"]) in text and "annual point value" in text
+    with pytest.raises(UserError):
+        settlement.explain_case("H1", "NO-SUCH-CASE", url=city["url"])
+
+
+def test_base_weights_renormalised_and_calibrations_kept(city):
+    """Calibrating 2023 (base 2020–2022, no 2020 data) keeps the 2024 calibration and renormalises weights."""
+    url = city["url"]
+    before = _rows(url, "select * from marts.drg_base_points where settlement_year = %s order by drg", (YEAR,))
+    settlement.calibrate(2023, url=url)
+    assert _rows(url, "select * from marts.drg_base_points where settlement_year = %s order by drg", (YEAR,)) == before
+    exp = recompute(city["cases"], city["groups"], 2023, budgets=BUDGETS)["base_points"]
+    got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = 2023")}
+    assert {d: g["base_points"] for d, g in got.items()} == {d: e["base_points"] for d, e in exp.items()}
+
+
+def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, tmp_path):
+    url = city["url"]
+    period = f"{YEAR}-03"
+    frozen = _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,))
+    settlement.close_period(period, url=url)
+    with pytest.raises(UserError, match="closed"):
+        settlement.settle(YEAR, 3, url=url)
+    with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("delete from marts.settlement_monthly where period = %s", (period,))
+    # a March case corrected after the close: new batch, doubled cost
+    victim = _rows(url, "select c.* from staging.stg_raw__cases c join marts.case_points p using (hospital_id, case_id) "
+                        "where c.settle_period = %s and p.case_type = 'normal' limit 1", (period,))[0]
+    src = (tmp_path / "fix.csv")
+    orig = next(c for c in city["cases"] if c["case_id"] == victim["case_id"])
+    fixed = dict(orig, total_cost=str(D(orig["total_cost"]) * 2), fund_paid=str(D(orig["fund_paid"]) * 2))
+    with src.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CASE_COLUMNS)
+        w.writerow([fixed[k] for k in CASE_COLUMNS])
+    loader.load_paths([src], url=url, validate=False, progress=False)
+    settlement.settle(YEAR, url=url)
+    assert _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,)) == frozen
+    row = _rows(url, "select * from marts.settlement_annual where settlement_year = %s and hospital_id = %s",
+                (YEAR, victim["hospital_id"]))[0]
+    assert row["adjusted_case_count"] == 1
+    assert row["prepaid"] == sum(r["prepayment"] for r in _rows(
+        url, "select prepayment from marts.settlement_monthly where settlement_year = %s and hospital_id = %s and "
+             "region_code = %s", (YEAR, victim["hospital_id"], row["region_code"])))
+    with pytest.raises(UserError, match="reason"):
+        settlement.reopen_period(period, "  ", url=url)
+    settlement.reopen_period(period, "hospital appeal 2024-17", url=url)
+    ev = _rows(url, "select * from audit.period_events where period = %s order by event_id", (period,))
+    assert [e["action"] for e in ev] == ["close", "reopen"] and ev[-1]["reason"] == "hospital appeal 2024-17"
+    settlement.settle(YEAR, 3, url=url)
+    assert _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,)) != frozen
+
+
+def test_cli_prints_user_errors_without_trace(city, use_database, capsys):
+    use_database(city["url"])
+    assert cli.main(["close", "--period", "2024-13"]) == 2
+    assert "not YYYY-MM" in capsys.readouterr().err
+    assert cli.main(["settle", "--year", "2031"]) == 2
+    assert "drgflow: error:" in capsys.readouterr().err
+
+
+def test_missing_budget_and_empty_base_period_are_user_errors(city):
+    url = city["url"]
+    with pytest.raises(UserError, match="empty base period"):
+        settlement.calibrate(2021, url=url)
+    with pytest.raises(UserError, match="missing fund budget"):
+        settlement.settle(2022, url=url)
+
+
+def test_other_trimming_methods_match_recomputation(tmp_path):
+    name, url, cases, groups = _make_city(tmp_path / "c", "drgflow_trim")
+    try:
+        settlement.calibrate(YEAR, url=url)
+        for method in ("log_sd", "iqr", "none"):
+            with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
+                conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
+            run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT], url=url, vars=settlement._vars(YEAR, None))
+            exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10}, budgets=BUDGETS)["base_points"]
+            got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",
+                                              (YEAR,))}
+            assert {d: g["base_points"] for d, g in got.items()} == {d: e["base_points"] for d, e in exp.items()}, method
+            trimmed = any(g["n_kept"] < g["n_base"] for g in got.values())
+            assert trimmed == (method != "none"), method
+    finally:
+        _drop_database(name)
