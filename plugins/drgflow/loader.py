@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from drgflow import contract, db, pseudonym
+from drgflow import audit, contract, db, pseudonym
 
 CHUNK = 8 * 1024 * 1024
 LOAD_LOCK = "drgflow.load"
@@ -208,6 +208,9 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
                     "update audit.batches set rows_read = %s, rows_accepted = %s where batch_id = %s",
                     (rows, rows, batch_id),
                 )
+                audit.record(conn, "special_review" if kind == "special_review" else "load", path.name,
+                             {"rows_read": rows}, details={"batch_id": batch_id, "kind": kind, "sha256": sha,
+                                                           "encoding": encoding})
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
             raise _copy_error(path, exc) from None
     result.seconds = time.monotonic() - started

@@ -8,8 +8,11 @@ from drgflow import db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="manage the warehouse database (start|stop|status|url|init)")
-    p.add_argument("action", choices=["start", "stop", "status", "url", "init"])
+    p = sub.add_parser("db", help="the warehouse: start|stop|status|url|init|init-roles|backup PATH|restore PATH")
+    p.add_argument("action", choices=["start", "stop", "status", "url", "init", "init-roles", "backup", "restore"])
+    p.add_argument("path", nargs="?", type=Path, help="backup file (backup, restore)")
+    p.add_argument("--into", help="restore into this new database instead of the (empty) warehouse")
+    p.add_argument("--no-hospital-logins", action="store_true", help="init-roles: skip per-hospital logins")
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("generate", help="write a synthetic city's case files and reference tables")
@@ -46,6 +49,22 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "init":
         db.init_warehouse()
         print("warehouse schemas ready: " + ", ".join(db.SCHEMAS))
+    elif args.action == "init-roles":
+        from drgflow import security
+
+        res = security.init_roles(hospital_logins=not args.no_hospital_logins)
+        print(f"roles ready ({', '.join(security.ROLES)}); created: {', '.join(res['created']) or 'none'}; "
+              f"{res['hospital_logins']} hospital logins; {res['hospital_views']} hospital views")
+    elif args.action in ("backup", "restore"):
+        from drgflow import security
+        from drgflow.errors import UserError
+
+        if args.path is None:
+            raise UserError(f"drgflow db {args.action} needs a file path")
+        if args.action == "backup":
+            print(f"backup written: {security.backup(args.path)}")
+        else:
+            print(f"restored into {db.conn_params(security.restore(args.path, into=args.into))['dbname']}")
     return 0
 
 

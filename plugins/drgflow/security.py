@@ -1,0 +1,156 @@
+"""Least-privilege roles (最小授权), per-hospital logins and backup/restore of the warehouse."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from drgflow import audit, db
+from drgflow.errors import UserError
+
+ROLES = {
+    "drgflow_loader": "loads files: writes raw and audit",
+    "drgflow_transformer": "dbt: reads raw, ref, audit; builds staging, intermediate, marts",
+    "drgflow_analyst": "reads marts only (nothing in raw)",
+    "drgflow_hospital": "group of the per-hospital logins: reads its own rows through schema hospital",
+}
+
+_GRANTS = """
+revoke all on schema raw, audit, ref, staging, intermediate, marts, hospital from public;
+revoke create on schema public from public;
+
+grant usage, create on schema raw to drgflow_loader;
+grant usage on schema audit to drgflow_loader;
+grant select, insert, update on all tables in schema raw to drgflow_loader;
+grant select, insert, update on audit.batches, audit.quarantine, audit.runs to drgflow_loader;
+grant select, insert on audit.log to drgflow_loader, drgflow_transformer;
+grant usage, select, update on all sequences in schema raw, audit to drgflow_loader;
+grant usage on all sequences in schema audit to drgflow_transformer;
+grant select on all tables in schema ref to drgflow_loader;
+grant usage on schema ref, staging to drgflow_loader;
+grant select on all tables in schema staging to drgflow_loader;
+
+grant usage on schema raw, audit to drgflow_transformer;
+grant select on all tables in schema raw to drgflow_transformer;
+grant select on audit.batches, audit.quarantine, audit.hospital_logins to drgflow_transformer;
+grant select, insert, update on audit.runs to drgflow_transformer;
+grant usage, create on schema ref, staging, intermediate, marts to drgflow_transformer;
+grant select on all tables in schema ref to drgflow_transformer;
+
+grant usage on schema marts to drgflow_analyst;
+grant select on all tables in schema marts to drgflow_analyst;
+alter default privileges in schema marts grant select on tables to drgflow_analyst;
+alter default privileges for role drgflow_transformer in schema marts grant select on tables to drgflow_analyst;
+alter default privileges in schema ref grant select on tables to drgflow_transformer, drgflow_loader;
+
+grant usage on schema hospital to drgflow_hospital;
+"""
+
+
+def _role_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone() is not None
+
+
+def hospital_login(hospital_id: str) -> str:
+    """Login name of a hospital: hosp_ + its code, lower-case, safe characters only."""
+    return "hosp_" + re.sub(r"[^a-z0-9_]", "_", hospital_id.lower())
+
+
+def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
+    """Create the roles and grants (idempotent); one login per registry hospital. Needs CREATEROLE."""
+    url = url or db.database_url()
+    db.init_warehouse(url)
+    created, hospitals = [], []
+    with db.transaction(url) as conn:
+        me = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
+        if not me or not me[0]:
+            raise UserError("drgflow db init-roles needs a role with CREATEROLE (run it as the warehouse admin)")
+        conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.roles'))")
+        for role in ROLES:
+            if not _role_exists(conn, role):
+                login = sql.SQL("nologin") if role == "drgflow_hospital" else sql.SQL("login")
+                conn.execute(sql.SQL("create role {} {}").format(sql.Identifier(role), login))
+                created.append(role)
+            conn.execute(sql.SQL("comment on role {} is {}").format(sql.Identifier(role), sql.Literal(ROLES[role])))
+        conn.execute(_GRANTS)
+        # dbt-built objects must belong to the transformer so that dbt (as that role) can replace them
+        for schema in ("staging", "intermediate", "marts"):
+            for (name, kind) in conn.execute(
+                "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                " where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p')", (schema,)).fetchall():
+                stmt = {"v": "alter view {}.{} owner to drgflow_transformer",
+                        "m": "alter materialized view {}.{} owner to drgflow_transformer"}.get(
+                    kind, "alter table {}.{} owner to drgflow_transformer")
+                conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name)))
+        if hospital_logins:
+            ids = [r[0] for r in conn.execute(
+                "select distinct btrim(hospital_id) from raw.hospitals where nullif(btrim(hospital_id), '') is not null"
+                " order by 1").fetchall()]
+            for hid in ids:
+                login = hospital_login(hid)
+                if not _role_exists(conn, login):
+                    conn.execute(sql.SQL("create role {} login in role drgflow_hospital").format(sql.Identifier(login)))
+                    created.append(login)
+                conn.execute("insert into audit.hospital_logins (login, hospital_id) values (%s, %s)"
+                             " on conflict (login) do update set hospital_id = excluded.hospital_id", (login, hid))
+                hospitals.append(login)
+        views = conn.execute("select hospital.refresh_views()").fetchone()[0]
+        audit.record(conn, "roles", "init-roles", {"roles_created": len(created), "hospital_logins": len(hospitals),
+                                                   "hospital_views": views})
+    return {"created": created, "hospital_logins": len(hospitals), "hospital_views": views}
+
+
+def role_url(role: str, url: str | None = None) -> str:
+    """The warehouse URL with another user (password from DRGFLOW_<ROLE>_PASSWORD when the server needs one)."""
+    from drgflow import config
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url or db.database_url())
+    params["user"] = role
+    password = config.env(f"{role.upper()}_PASSWORD")
+    params.pop("password", None)
+    if password:
+        params["password"] = password
+    return make_conninfo(**params)
+
+
+def backup(path: Path, url: str | None = None) -> Path:
+    """pg_dump (custom format) of the warehouse database to `path`."""
+    url = url or db.database_url()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([db.pg_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(path), url],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"backup failed: {proc.stderr.strip()}")
+    with db.transaction(url) as conn:
+        audit.record(conn, "backup", str(path), details={"bytes": path.stat().st_size})
+    return path
+
+
+def restore(path: Path, url: str | None = None, into: str | None = None) -> str:
+    """pg_restore `path` into database `into` (created, must not exist) or the warehouse (must be empty)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such backup file")
+    if into:
+        with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+            if conn.execute("select 1 from pg_database where datname = %s", (into,)).fetchone():
+                raise UserError(f"database {into} already exists; restore needs a new database")
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(into)))
+        target = db.server_url(into)
+    else:
+        target = url or db.database_url()
+        with db.connect(target) as conn:
+            n = conn.execute("select count(*) from information_schema.tables where table_schema in"
+                             " ('raw', 'audit', 'marts')").fetchone()[0]
+        if n:
+            raise UserError("the warehouse is not empty; restore into a new database with --into NAME")
+    proc = subprocess.run([db.pg_binary("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", target,
+                           str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"restore failed: {proc.stderr.strip()}")
+    return target
