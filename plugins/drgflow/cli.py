@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, LoadError, DbtError) as exc:
         print(f"drgflow: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        name = str(exc.filename or "")
+        name = name if len(name) <= 120 else name[:60] + "…" + name[-40:]
+        print(f"drgflow: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("drgflow: interrupted; nothing half-done was kept (loads and runs are transactional)", file=sys.stderr)
         return 130

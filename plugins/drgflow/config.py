@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from drgflow.errors import UserError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the checkout root when installed editable (plugins/drgflow -> repo root)
 REPO_ROOT = PACKAGE_DIR.parent.parent
@@ -57,7 +59,7 @@ def default_scheme() -> tuple[str, Path]:
     if wanted and wanted != "SAMPLE-DRG":
         folder = official_scheme_dir(wanted)
         if folder is None:
-            raise SystemExit(f"drgflow: scheme {wanted} not found under DRGFLOW_SHARED/schemes")
+            raise UserError(f"scheme {wanted} not found under DRGFLOW_SHARED/schemes")
         return wanted, folder
     if wanted is None:
         folder = official_scheme_dir("CHS-DRG-1.1")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from drgflow import config, contract
+from drgflow.errors import UserError
 from drgflow.schemes.pack import Pack, is_dx, load_pack
 
 EPOCH = date(1970, 1, 1)
@@ -62,12 +63,18 @@ class Template:
 
 
 def parse_years(text: str) -> list[int]:
-    if "-" in text:
-        a, b = (int(x) for x in text.split("-", 1))
-        if b < a:
-            raise SystemExit(f"drgflow: --years {text}: end before start")
-        return list(range(a, b + 1))
-    return [int(x) for x in text.split(",")]
+    """'2021-2024' or '2021,2023' -> [years]."""
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-", 1))
+            years = list(range(a, b + 1))
+        else:
+            years = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise UserError(f"--years {text!r}: expected a range like 2021-2024 or a list like 2021,2023") from None
+    if not years or any(y < 1900 or y > 2200 for y in years):
+        raise UserError(f"--years {text!r}: end before start or a year out of range")
+    return years
 
 
 def _section_kind(codes: list[str]) -> str:
@@ -436,9 +443,9 @@ def generate_city(out: Path, years: list[int], cases_per_year: int = 20000, hosp
     """Write a synthetic city to `out`; returns a summary (files, counts, timings)."""
     started = time.monotonic()
     if not 0 <= defect_rate < 0.5:
-        raise SystemExit("drgflow: --defect-rate must be in [0, 0.5)")
+        raise UserError("--defect-rate must be in [0, 0.5)")
     if hospitals < 3 or regions < 1 or regions > len(REGION_NAMES):
-        raise SystemExit(f"drgflow: need at least 3 hospitals and 1–{len(REGION_NAMES)} regions")
+        raise UserError(f"need at least 3 hospitals and 1–{len(REGION_NAMES)} regions")
     if scheme_dir is None:
         version, folder = config.default_scheme()
     else:
@@ -448,6 +455,8 @@ def generate_city(out: Path, years: list[int], cases_per_year: int = 20000, hosp
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("cases_*.csv"):   # a new city replaces an earlier one in the same folder
+        stale.unlink()
     templates = build_templates(pack, rng)
     hosp = _make_hospitals(hospitals, regions, rng)
     ctx, kinds = _defect_context(pack, rng)
@@ -495,10 +504,10 @@ def generate_city(out: Path, years: list[int], cases_per_year: int = 20000, hosp
             groups.setdefault(name, []).extend(entries)
         for name, entries in groups.items():
             path = out / name
-            new = path.exists()
-            with path.open("a" if new else "w", newline="", encoding="utf-8") as handle:
+            started_before = name in files
+            with path.open("a" if started_before else "w", newline="", encoding="utf-8") as handle:
                 w = csv.writer(handle, lineterminator="\n")
-                if not new:
+                if not started_before:
                     w.writerow(contract.CASE_COLUMNS)
                     files[name] = 0
                 for row, m in entries:

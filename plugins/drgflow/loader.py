@@ -224,10 +224,14 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
     files: list[tuple[Path, str]] = []
     skipped: list[LoadResult] = []
     for p in map(Path, paths):
-        candidates = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+        try:
+            candidates = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+            for f in candidates:
+                if not f.is_file():
+                    raise LoadError(f"{_short(f)}: no such file")
+        except OSError as exc:
+            raise LoadError(f"{_short(p)}: cannot read ({exc.strerror})") from None
         for f in candidates:
-            if not f.is_file():
-                raise LoadError(f"{f}: no such file")
             header, _ = read_header(f, scan_encoding_quick(f))
             kind = contract.kind_of_header(header)
             if kind is None and p.is_dir():
@@ -246,6 +250,11 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
             validation.validate_batch(res, url)
         results.append(res)
     return results
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 120 else text[:60] + "…" + text[-40:]
 
 
 def scan_encoding_quick(path: Path) -> str:
