@@ -61,11 +61,13 @@ def import_terminology(url: str | None = None, folder: Path | None = None) -> di
         if not path.is_file():
             raise UserError(f"terminology file missing: {path}")
         rows[table] = read_pairs(path)
-    # a variant map also maps every catalogue code to itself, so lookups need no fallback
+    # Every catalogue code maps to itself, so lookups need no fallback. A catalogue code is never
+    # remapped: the shared maps send ~245 catalogue codes elsewhere (e.g. I65.200x013 -> I67.200x003,
+    # which moves the case from MDCB to MDCF); the reference grouper groups catalogue codes as coded.
     for kind in ("dx", "px"):
         mapped = dict(rows[f"{kind}_variant_map"])
         for code, _ in rows[f"{kind}_catalogue"]:
-            mapped.setdefault(code, code)
+            mapped[code] = code
         rows[f"{kind}_variant_map"] = list(mapped.items())
     with db.transaction(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.terminology'))")

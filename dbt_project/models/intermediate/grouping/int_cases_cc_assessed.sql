@@ -8,7 +8,7 @@
 with secondary as (
     select c.case_key, x.code, x.pos, cc.cc_level, cc.excl_table,
            p.excl_table as principal_table,
-           cc.excl_table is not null and p.excl_table = cc.excl_table as excluded
+           coalesce(p.excl_table = cc.excl_table, false) as excluded
     from {{ ref('int_cases_codes_mapped') }} as c
     cross join lateral unnest(c.dx[2:]) with ordinality as x (code, pos)
     join {{ source('grouping_ref', 'scheme_cc') }} as cc
