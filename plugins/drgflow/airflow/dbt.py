@@ -1,0 +1,104 @@
+"""dbt through astronomer-cosmos: one Airflow task per model, the tests after the models.
+
+The DAGs render from a dbt manifest (LoadMode.DBT_MANIFEST: parsing a DAG file never runs dbt or touches the
+warehouse); `ensure_manifest` rebuilds it with `dbt parse` when a project file is newer. At run time an
+interceptor gives every dbt task the warehouse connection (drgflow.transform.dbt_env of the warehouse URL, read
+in the worker) and the run's period as dbt vars (the `period` task's XCom).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from drgflow import config
+
+PROFILE = "drgflow"
+TARGET = "warehouse"
+MODEL_RETRIES = 2
+#: files whose change invalidates the manifest
+_PROJECT_GLOBS = ("dbt_project.yml", "profiles.yml", "models/**/*", "seeds/**/*", "tests/**/*", "macros/**/*")
+
+
+def manifest_dir() -> Path:
+    """Where the DAGs' manifest lives: DRGFLOW_HOME/dbt/_airflow (per checkout, not per warehouse)."""
+    path = config.home() / "dbt" / "_airflow"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _newest_project_file(project: Path) -> float:
+    newest = 0.0
+    for pattern in _PROJECT_GLOBS:
+        for f in project.glob(pattern):
+            if f.is_file():
+                newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """manifest.json of the dbt project, re-parsed (about 7 s) only when a project file changed."""
+    project = config.dbt_project_dir()
+    out = manifest_dir()
+    manifest = out / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file(project):
+        return manifest
+    with open(out / ".lock", "w") as lock:  # three DAG files may be parsed at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file(project):
+            return manifest
+        # `dbt parse` renders the profile but never connects: placeholder connection values suffice
+        env = {**os.environ, "DRGFLOW_DB_HOST": "parse-only", "DRGFLOW_DB_USER": "parse-only",
+               "DRGFLOW_DB_NAME": "parse-only", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+        tmp = out / "parse"
+        done = subprocess.run(
+            [sys.executable, "-m", "dbt.cli.main", "--quiet", "parse", "--project-dir", str(project),
+             "--profiles-dir", str(project), "--target-path", str(tmp), "--log-path", str(tmp / "logs")],
+            env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"dbt parse failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
+        os.replace(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def runtime_interceptor(context: Any, operator: Any) -> None:
+    """Cosmos interceptor: the warehouse connection and the period's dbt vars, resolved in the worker."""
+    from drgflow import db, transform
+
+    operator.env = {**(operator.env or {}), **transform.dbt_env(db.database_url())}
+    period = context["ti"].xcom_pull(task_ids="period")
+    if not period:
+        raise RuntimeError("no period in XCom of task 'period': the dbt tasks need the run's settlement period")
+    operator.vars = {k: period[k] for k in ("settlement_year", "settlement_month", "scheme_version")}
+
+
+def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None = None) -> Any:
+    """A Cosmos DbtTaskGroup for `select` (dbt selection syntax): a task per model, then one test task.
+
+    Models retry (a lost connection or lock timeout is worth another try); the test task does not (a failed
+    data test is a finding, not a glitch)."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    project = config.dbt_project_dir()
+    group = DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=project, manifest_path=ensure_manifest(),
+                                     install_dbt_deps=False),
+        profile_config=ProfileConfig(profile_name=PROFILE, target_name=TARGET,
+                                     profiles_yml_filepath=project / "profiles.yml"),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
+                                         invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select, exclude=exclude or [],
+                                   test_behavior=TestBehavior.AFTER_ALL, emit_datasets=False,
+                                   enable_mock_profile=False),
+        operator_args={"install_deps": False, "interceptors": [runtime_interceptor],
+                       "retries": MODEL_RETRIES, "quiet": True},
+    )
+    for task in group:
+        if type(task).__name__.startswith("DbtTest"):
+            task.retries = 0
+    return group
