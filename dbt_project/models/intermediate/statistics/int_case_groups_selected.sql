@@ -1,7 +1,6 @@
 -- settlement-spec §1: grouping results under the scheme of settlement year Y, used for Y's cases and for the
--- regrouped base years alike. The only model that reads case_grouping.
--- TODO(grouper): switch source('grouping', 'case_grouping') to ref('case_grouping') once
--- models/marts/grouping/case_grouping.sql exists (same relation, marts.case_grouping).
+-- regrouped base years alike. The only model of calibration/settlement that reads case_grouping
+-- (drgflow group fills it per scheme version; calibrate/settle never regroup).
 {{ config(materialized='view') }}
 
 select
@@ -13,5 +12,5 @@ select
     g.drg,
     g.group_status,
     g.cc_level
-from {{ source('grouping', 'case_grouping') }} as g
+from {{ ref('case_grouping') }} as g
 where g.scheme_version = (select scheme_version from {{ ref('int_parameters_resolved') }})
