@@ -1,0 +1,128 @@
+"""Hospital data quality: the dbt quality marts and the feedback file the bureau sends each hospital
+(数据质量反馈): every rejected or warned case row with its reasons, as Excel with Chinese headers."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from drgflow import db, transform
+from drgflow.errors import UserError
+
+QUALITY_MODELS = ("int_quality_case_rows", "hospital_data_quality_rules", "hospital_data_quality")
+SEVERITY_ZH = {"reject": "拒收", "warn": "警告"}
+CASE_HEADERS = ("序号", "批次号", "文件名", "行号", "结算ID", "结算日期", "出院日期", "处理结果", "问题数",
+                "问题说明", "规则编号", "状态")
+RULE_HEADERS = ("规则编号", "级别", "规则说明", "病例数")
+
+
+def build_quality_marts(url: str | None = None) -> None:
+    """dbt build of the quality models (and their tests) only."""
+    transform.run_dbt(["build", "--select", *QUALITY_MODELS], url=url)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "unknown"
+
+
+def feedback_rows(url: str | None = None, batch_id: int | None = None,
+                  include_resolved: bool = False) -> dict[str, list[dict]]:
+    """hospital_id -> one dict per flagged case row (reasons joined), from audit.quarantine."""
+    where = ["b.status = 'validated'"]
+    params: dict = {}
+    if batch_id is not None:
+        where.append("q.batch_id = %(batch)s")
+        params["batch"] = batch_id
+    if not include_resolved and batch_id is None:
+        where.append("q.resolved_at is null")
+    with db.connect(url) as conn:
+        if batch_id is not None and not conn.execute(
+                "select 1 from audit.batches where batch_id = %s and file_kind = 'cases'", (batch_id,)).fetchone():
+            raise UserError(f"batch {batch_id}: no cases batch with that id in audit.batches")
+        rows = conn.execute(f"""
+            select coalesce(nullif(q.hospital_id, ''), '(missing)') as hospital_id, q.batch_id, b.file_name,
+                   q.source_row, q.case_id, q.raw_record ->> 'settle_date', q.raw_record ->> 'discharge_date',
+                   bool_or(q.severity = 'reject') as rejected,
+                   count(*) as problems,
+                   string_agg(q.message, '；' order by q.severity, q.rule) as reasons,
+                   string_agg(q.rule, ', ' order by q.severity, q.rule) as rules,
+                   bool_and(q.resolved_at is not null) as resolved,
+                   min(q.resolved_by_batch) as resolved_by
+            from audit.quarantine q join audit.batches b using (batch_id)
+            where {' and '.join(where)}
+            group by 1, q.batch_id, b.file_name, q.source_row, q.case_id, 6, 7
+            order by 1, q.batch_id, q.source_row
+        """, params).fetchall()
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (hid, bid, fname, row, case_id, settle, discharge, rejected, problems, reasons, rules, resolved,
+         resolved_by) in rows:
+        out[hid].append({
+            "batch_id": bid, "file_name": fname, "source_row": row, "case_id": case_id or "",
+            "settle_date": settle or "", "discharge_date": discharge or "",
+            "outcome": SEVERITY_ZH["reject" if rejected else "warn"], "problems": problems,
+            "reasons": reasons, "rules": rules,
+            "status": f"已更正(批次{resolved_by})" if resolved else ("待更正" if rejected else "请核实"),
+        })
+    return dict(out)
+
+
+def write_feedback(out_dir: Path, url: str | None = None, batch_id: int | None = None,
+                   include_resolved: bool = False) -> list[Path]:
+    """One .xlsx per hospital with flagged rows: sheet 退回病例 (one row per case row) and 规则汇总."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_hospital = feedback_rows(url, batch_id, include_resolved)
+    tag = f"batch{batch_id}" if batch_id is not None else "open"
+    written = []
+    for hid, cases in sorted(by_hospital.items()):
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "退回病例"
+        ws.append([f"医保结算清单数据质量反馈 定点医疗机构：{hid}"
+                   + (f" 批次：{batch_id}" if batch_id is not None else " 未更正问题")])
+        ws["A1"].font = Font(bold=True, size=13)
+        ws.append(list(CASE_HEADERS))
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+        for n, c in enumerate(cases, start=1):
+            ws.append([n, c["batch_id"], c["file_name"], c["source_row"], c["case_id"], c["settle_date"],
+                       c["discharge_date"], c["outcome"], c["problems"], c["reasons"], c["rules"], c["status"]])
+        for width, col in zip((6, 8, 24, 7, 16, 12, 12, 9, 7, 90, 40, 16), "ABCDEFGHIJKL"):
+            ws.column_dimensions[col].width = width
+        for row in ws.iter_rows(min_row=3, min_col=10, max_col=10):
+            row[0].alignment = Alignment(wrap_text=True, vertical="top")
+        ws.freeze_panes = "A3"
+        summary = wb.create_sheet("规则汇总")
+        summary.append(list(RULE_HEADERS))
+        for cell in summary[1]:
+            cell.font = Font(bold=True)
+        for rule, severity, message, n in _rule_summary(url, hid, batch_id, include_resolved):
+            summary.append([rule, SEVERITY_ZH.get(severity, severity), message, n])
+        summary.column_dimensions["A"].width = 28
+        summary.column_dimensions["C"].width = 70
+        path = out_dir / f"feedback_{_safe_name(hid)}_{tag}.xlsx"
+        wb.save(path)
+        written.append(path)
+    return written
+
+
+def _rule_summary(url: str | None, hospital_id: str, batch_id: int | None,
+                  include_resolved: bool) -> list[tuple[str, str, str, int]]:
+    """(rule, severity, message without the row's detail, rows) for one hospital's feedback."""
+    where = ["b.status = 'validated'", "coalesce(nullif(q.hospital_id, ''), '(missing)') = %(h)s"]
+    params: dict = {"h": hospital_id}
+    if batch_id is not None:
+        where.append("q.batch_id = %(batch)s")
+        params["batch"] = batch_id
+    elif not include_resolved:
+        where.append("q.resolved_at is null")
+    with db.connect(url) as conn:
+        return conn.execute(f"""
+            select q.rule, min(q.severity), min(split_part(q.message, ': ', 1)), count(*)
+            from audit.quarantine q join audit.batches b using (batch_id)
+            where {' and '.join(where)}
+            group by q.rule order by min(q.severity), count(*) desc, q.rule
+        """, params).fetchall()
