@@ -1,0 +1,22 @@
+"""report: (re)build the reports of a settled period and the index page (issue 8)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="(re)build hospital statements, the regional report, dbt docs and the "
+                                      "index page for a settled period (YYYY-MM or YYYY)")
+    p.add_argument("--period", required=True, metavar="YYYY-MM|YYYY")
+    p.add_argument("--no-docs", action="store_true", help="skip dbt docs generate (faster)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from drgflow.reports import build_reports
+
+    paths = build_reports(args.period, docs=not args.no_docs)
+    print(json.dumps(paths, ensure_ascii=False, indent=2))
+    print(f"index: {paths['index']}")
+    return 0

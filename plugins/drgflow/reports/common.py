@@ -1,0 +1,47 @@
+"""What the report modules share: periods, labels (bilingual terms), and queries returning dict rows."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from drgflow.errors import UserError
+
+CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
+CASE_TYPE_ZH = {
+    "normal": "正常倍率 normal", "high": "高倍率 high", "low": "低倍率 low", "unstable": "非稳定病组 unstable",
+    "qy": "歧义组 QY", "ungroupable": "无法入组 0000", "bed_day": "床日 bed-day",
+    "special_review": "特病单议 special review",
+}
+CASE_TYPE_SHORT = {"normal": "正常", "high": "高倍率", "low": "低倍率", "unstable": "非稳定", "qy": "歧义组",
+                   "ungroupable": "无法入组", "bed_day": "床日", "special_review": "特病单议"}
+GROUP_STATUS_ZH = {"grouped": "入组 grouped", "qy": "歧义 qy", "ungroupable": "无法入组 ungroupable"}
+
+
+def parse_period(period: str) -> tuple[int, int | None]:
+    """'2024-03' -> (2024, 3); '2024' -> (2024, None)."""
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", (period or "").strip())
+    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12):
+        raise UserError(f"period {period!r} is not YYYY-MM or YYYY")
+    return int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
+
+
+def rows(conn: psycopg.Connection, sql: str, args: Any = None) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, args).fetchall()
+
+
+def one(conn: psycopg.Connection, sql: str, args: Any = None) -> dict | None:
+    found = rows(conn, sql, args)
+    return found[0] if found else None
+
+
+def relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    return bool(conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0])
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of an id (hospital ids come from input files)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._") or "_"
