@@ -3,118 +3,107 @@
 -- the scheme's QY switch is on, xQY sits between the non-OR and the medical ADRGs (any OR procedure).
 -- Rules are evaluated set-based from "hits": each condition a case satisfies is one row; an
 -- alternative holds when all its conditions are hit (drgflow/schemes/rules.py for the forms).
-{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+-- Most alternatives have one condition, so only multi-condition alternatives are aggregated.
+{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
-with cases as (
-    select case_key, age_days, birth_weight_g, dx, px, dx[1] as pdx, px[1] as ppx
+with cond as (
+    -- each condition with the number of conditions of its alternative
+    select k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.list_no, a.mdc,
+           count(*) over (partition by k.adrg, k.alt_no) as n_conds
+    from {{ source('grouping_ref', 'scheme_adrg_cond') }} as k
+    join {{ source('grouping_ref', 'scheme_adrg') }} as a
+      on a.scheme_version = k.scheme_version and a.adrg = k.adrg
+    where k.scheme_version = {{ v }}
+),
+
+list_cond as (
+    -- code -> the list conditions it satisfies
+    select l.code, k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
+    from {{ source('grouping_ref', 'scheme_adrg_code') }} as l
+    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no
+    where l.scheme_version = {{ v }}
+),
+
+cases as (
+    select case_key, dx, px, dx[1] as pdx, px[1] as ppx
     from {{ ref('int_cases_codes_mapped') }}
     where check_reason is null
 ),
 
-cond as (
-    select * from {{ source('grouping_ref', 'scheme_adrg_cond') }} where scheme_version = {{ v }}
-),
-
-code as (
-    select * from {{ source('grouping_ref', 'scheme_adrg_code') }} where scheme_version = {{ v }}
-),
-
-or_px as (
-    select code from {{ source('grouping_ref', 'scheme_ss_valid') }} where scheme_version = {{ v }}
-),
-
-entered as (
-    select * from {{ ref('int_cases_mdc_entered') }}
-),
-
-case_or as (
-    -- principal procedure is an operating-room procedure; any procedure is (for QY)
-    select c.case_key,
-           exists (select 1 from or_px where or_px.code = c.ppx)                          as ppx_or,
-           exists (select 1 from unnest(c.px) as x (code) join or_px on or_px.code = x.code) as any_or
-    from cases as c
-    where exists (select 1 from entered as e where e.case_key = c.case_key)
-),
-
 hits as (
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, '主诊断 ' || c.pdx as evidence
+    select c.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds, '主诊断 ' || c.pdx as evidence
     from cases as c
-    join code as l on l.code = c.pdx
-    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no and k.cond_kind = 'pdx'
+    join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, '主手术 ' || c.ppx
+    select c.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds, '主手术 ' || c.ppx
     from cases as c
-    join code as l on l.code = c.ppx
-    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no and k.cond_kind = 'ppx'
+    join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, '诊断 ' || min(x.code)
+    select c.case_key, k.adrg, k.alt_no, k.cond_no, min(k.n_conds), '诊断 ' || min(x.code)
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
-    join code as l on l.code = x.code
-    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no and k.cond_kind = 'any_dx'
+    join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
     group by c.case_key, k.adrg, k.alt_no, k.cond_no
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, '手术 ' || min(x.code)
+    select c.case_key, k.adrg, k.alt_no, k.cond_no, min(k.n_conds), '手术 ' || min(x.code)
     from cases as c
     cross join lateral unnest(c.px) as x (code)
-    join code as l on l.code = x.code
-    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no and k.cond_kind = 'any_px'
+    join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
+    where cardinality(c.px) > 0
     group by c.case_key, k.adrg, k.alt_no, k.cond_no
 
     union all
-    select o.case_key, k.adrg, k.alt_no, k.cond_no,
+    -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
+    select e.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds,
            case when k.cond_kind = 'ppx_or' then '主手术为手术室手术' else '无手术室手术' end
-    from case_or as o
-    join entered as e on e.case_key = o.case_key
-    join {{ source('grouping_ref', 'scheme_adrg') }} as a on a.scheme_version = {{ v }} and a.mdc = e.mdc
-    join cond as k on k.adrg = a.adrg
-    where (k.cond_kind = 'ppx_or' and o.ppx_or) or (k.cond_kind = 'no_ppx_or' and not o.ppx_or)
-),
-
-n_conds as (
-    select adrg, alt_no, count(*) as n from cond group by adrg, alt_no
+    from {{ ref('int_cases_mdc_entered') }} as e
+    join cond as k on k.mdc = e.mdc and k.cond_kind in ('ppx_or', 'no_ppx_or')
+    where (k.cond_kind = 'ppx_or') = e.ppx_or
 ),
 
 matched as (
-    select h.case_key, h.adrg, min(h.alt_no) as alt_no,
-           min(h.evidence_text) as evidence
+    select case_key, adrg, evidence from hits where n_conds = 1
+    union all
+    select case_key, adrg, min(evidence)
     from (
-        select h.case_key, h.adrg, h.alt_no,
-               string_agg(h.evidence, '，' order by h.cond_no) as evidence_text,
-               count(distinct h.cond_no) as n_hit
-        from hits as h
-        group by h.case_key, h.adrg, h.alt_no
-    ) as h
-    join n_conds as n on n.adrg = h.adrg and n.alt_no = h.alt_no and h.n_hit = n.n
-    group by h.case_key, h.adrg
+        select case_key, adrg, alt_no, string_agg(evidence, '，' order by cond_no) as evidence
+        from hits
+        where n_conds > 1
+        group by case_key, adrg, alt_no
+        having count(distinct cond_no) = min(n_conds)
+    ) as multi
+    group by case_key, adrg
+),
+
+adrg as (
+    select adrg, mdc, name, rule_text, age_days_min, age_days_max, weight_min, weight_max,
+           case kind when 'surgical' then 1 when 'non_or' then 2 else 4 end as kind_rank
+    from {{ source('grouping_ref', 'scheme_adrg') }}
+    where scheme_version = {{ v }}
 ),
 
 candidates as (
-    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace,
-           case a.kind when 'surgical' then 1 when 'non_or' then 2 else 4 end as kind_rank,
-           a.name, a.rule_text, m.evidence
+    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, a.name, a.rule_text, m.evidence
     from matched as m
-    join {{ source('grouping_ref', 'scheme_adrg') }} as a on a.scheme_version = {{ v }} and a.adrg = m.adrg
-    join entered as e on e.case_key = m.case_key and e.mdc = a.mdc
-    join cases as c on c.case_key = m.case_key
-    where (a.age_days_min is null or c.age_days >= a.age_days_min)
-      and (a.age_days_max is null or c.age_days <= a.age_days_max)
-      and (a.weight_min is null or c.birth_weight_g >= a.weight_min)
-      and (a.weight_max is null or c.birth_weight_g <= a.weight_max)
+    join adrg as a on a.adrg = m.adrg
+    join {{ ref('int_cases_mdc_entered') }} as e on e.case_key = m.case_key and e.mdc = a.mdc
+    where (a.age_days_min is null or e.age_days >= a.age_days_min)
+      and (a.age_days_max is null or e.age_days <= a.age_days_max)
+      and (a.weight_min is null or e.birth_weight_g >= a.weight_min)
+      and (a.weight_max is null or e.birth_weight_g <= a.weight_max)
 
     union all
     -- xQY: the MDC's surgical and non-OR ADRGs failed but the case has an operating-room procedure
-    select o.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, '歧义组', '存在手术室手术', '手术室手术'
-    from case_or as o
-    join entered as e on e.case_key = o.case_key
+    select e.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, '歧义组', '存在手术室手术', '手术室手术'
+    from {{ ref('int_cases_mdc_entered') }} as e
     join {{ source('grouping_ref', 'scheme_version') }} as s on s.scheme_version = {{ v }} and s.qy_enabled
     join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc
-    where o.any_or and not m.principal_px_or   -- MDCA is entered by its procedure: no AQY
+    where e.any_or and not m.principal_px_or   -- MDCA is entered by its procedure: no AQY
 )
 
 select distinct on (case_key)

@@ -1,7 +1,7 @@
 -- CC/MCC level of each case (drg-dip-reference §2.5): a secondary diagnosis (position ≥ 2; the
 -- principal diagnosis is never a secondary) on the MCC or CC list counts unless the principal
 -- diagnosis belongs to the same exclusion table (表 7-N) as that code. mcc > cc > none.
-{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

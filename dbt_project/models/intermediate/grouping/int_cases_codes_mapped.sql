@@ -2,7 +2,9 @@
 -- their original order: dx[1] is the principal diagnosis, px[1] the principal procedure
 -- (drg-dip-reference §2.2). Codes the map does not know are kept and listed, and make the case
 -- ungroupable (诊断/手术操作不能转换为分组器支持的编码).
-{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+
+{% set v = "'" ~ var('scheme_version') ~ "'" %}
 
 with cases as (
     select
@@ -21,6 +23,8 @@ select
     c.birth_weight_g,
     coalesce(dx.codes, array[]::text[])   as dx,
     coalesce(px.codes, array[]::text[])   as px,
+    coalesce(px.ppx_or, false)             as ppx_or,
+    coalesce(px.any_or, false)             as any_or,
     dx.unknown                             as dx_unknown,
     px.unknown                             as px_unknown,
     -- the reference grouper's record check (信息校验): a case failing it is not grouped
@@ -42,8 +46,13 @@ cross join lateral (
     left join {{ source('grouping_ref', 'dx_variant_map') }} as m on m.variant = u.code
 ) as dx
 cross join lateral (
+    -- ppx_or: the principal procedure is an operating-room procedure (SS_VALID); any_or: some procedure is
     select array_agg(coalesce(m.code, u.code) order by u.pos)           as codes,
-           array_agg(u.code order by u.pos) filter (where m.code is null) as unknown
+           array_agg(u.code order by u.pos) filter (where m.code is null) as unknown,
+           bool_or(s.code is not null) filter (where u.pos = 1)          as ppx_or,
+           bool_or(s.code is not null)                                   as any_or
     from unnest(c.px_codes) with ordinality as u (code, pos)
     left join {{ source('grouping_ref', 'px_variant_map') }} as m on m.variant = u.code
+    left join {{ source('grouping_ref', 'scheme_ss_valid') }} as s
+      on s.scheme_version = {{ v }} and s.code = coalesce(m.code, u.code)
 ) as px

@@ -1,6 +1,6 @@
 -- The DRG inside the ADRG: the scheme's DRGs of that ADRG in list order, the first whose CC
 -- condition holds (cc_rule: mcc | mcc_or_cc | any; see ref.scheme_drg and docs/grouping.md).
-{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

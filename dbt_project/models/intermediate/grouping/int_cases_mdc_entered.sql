@@ -3,12 +3,12 @@
 -- as the reference grouper does). Entry: principal diagnosis in the MDC list, plus the reviewed
 -- supplementary conditions of ref.scheme_mdc (MDCA by operating-room principal procedure, MDCP age,
 -- MDCM/MDCN sex, MDCZ ≥ 2 body regions).
-{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
 with cases as (
-    select case_key, sex, age_years, dx, px[1] as ppx, dx[1] as pdx
+    select case_key, sex, age_years, age_days, birth_weight_g, dx, px[1] as ppx, dx[1] as pdx, ppx_or, any_or
     from {{ ref('int_cases_codes_mapped') }}
     where check_reason is null
 ),
@@ -18,7 +18,8 @@ mdc as (
 ),
 
 by_principal_dx as (
-    select c.case_key, m.mdc, m.mdc_order, m.min_regions, c.dx, c.pdx
+    select c.case_key, m.mdc, m.mdc_order, m.min_regions, c.dx, c.pdx,
+           c.ppx_or, c.any_or, c.age_days, c.birth_weight_g
     from cases as c
     join {{ source('grouping_ref', 'scheme_mdc_dx') }} as d
       on d.scheme_version = {{ v }} and d.code = c.pdx
@@ -39,7 +40,8 @@ regions as (
     group by p.case_key, p.mdc
 )
 
-select p.case_key, p.mdc, p.mdc_order,
+-- the case's flags and age/weight travel along so the ADRG step needs no join back to the cases
+select p.case_key, p.mdc, p.mdc_order, p.ppx_or, p.any_or, p.age_days, p.birth_weight_g,
        case when p.min_regions is null
             then 'MDC' || p.mdc || ' 主诊断 ' || p.pdx || ' 在主诊表'
             else 'MDC' || p.mdc || ' 主诊断 ' || p.pdx || ' 在主诊表，创伤部位 ' || r.n_regions || ' 个（' || r.region_list || '）'
@@ -50,9 +52,8 @@ where p.min_regions is null or r.n_regions >= p.min_regions
 
 union all
 
-select c.case_key, m.mdc, m.mdc_order,
+select c.case_key, m.mdc, m.mdc_order, c.ppx_or, c.any_or, c.age_days, c.birth_weight_g,
        'MDC' || m.mdc || ' 主手术 ' || c.ppx || ' 为手术室手术' as mdc_trace
 from cases as c
-join {{ source('grouping_ref', 'scheme_ss_valid') }} as s
-  on s.scheme_version = {{ v }} and s.code = c.ppx
 join mdc as m on m.principal_px_or
+where c.ppx_or
