@@ -15,7 +15,7 @@ from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute
 from drgflow import cli, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import UserError
-from drgflow.transform import run_dbt
+from drgflow.transform import DbtError, run_dbt
 
 D = Decimal
 YEAR = 2024
@@ -201,6 +201,37 @@ def test_rerun_gives_identical_figures(city):
     assert _rows(url, "select hospital_id, case_id, case_type, points from marts.case_points order by 1, 2") == points
 
 
+UNIT_TEST_PATHS = ["models/intermediate/statistics", "models/intermediate/settlement", "models/marts/statistics",
+                   "models/marts/coefficients", "models/marts/settlement"]
+
+
+def test_dbt_unit_tests_with_the_worked_examples_pass(city):
+    """drg-dip-reference §4.7 (430/730/120/250/378 points, 1.075, PV 10.909, payable 40,545,454.55, prepayment
+    2,938,736.84) and §6 (RIV 97.4 %, CEI 1.033, CMI 1.667), plus hand-made fallbacks (yml unit_tests)."""
+    result = run_dbt(["test", "--select", *[f"test_type:unit,path:{p}" for p in UNIT_TEST_PATHS]],
+                     url=city["url"], vars=settlement._vars(YEAR, None))
+    units = [r for r in result.results if str(r.node.resource_type).endswith("unit_test")]
+    names = {r.node.name for r in units}
+    assert {"case_points_worked_example_4_7_and_every_case_type", "grouping_quality_worked_example_riv",
+            "hospital_performance_worked_example_cei_cmi", "settlement_annual_worked_example_4_7_and_assessment_bands",
+            "settlement_monthly_worked_example_4_7", "hospital_coefficients_worked_example_and_fallbacks"} <= names
+    assert len(units) >= 9 and all(str(r.status).lower().endswith("pass") for r in units)
+
+
+def test_invariant_tests_catch_a_broken_prepayment(city):
+    url = city["url"]
+    period = f"{YEAR}-05"
+    with psycopg.connect(url) as conn:
+        conn.execute("update marts.settlement_monthly set prepayment = prepayment + 1 where period = %s", (period,))
+    try:
+        with pytest.raises(DbtError, match="assert_monthly_prepayments_match_point_value"):
+            run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
+                    vars=settlement._vars(YEAR, 5))
+    finally:
+        settlement.settle(YEAR, 5, url=url)
+    run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url, vars=settlement._vars(YEAR, 5))
+
+
 def test_explain_names_type_points_and_money(city):
     cp = _rows(city["url"], "select * from marts.case_points where case_type = 'high' limit 1")[0]
     text = settlement.explain_case(cp["hospital_id"], cp["case_id"], url=city["url"])
@@ -280,7 +311,7 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
         for method in ("log_sd", "iqr", "none"):
             with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
-            run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT], url=url, vars=settlement._vars(YEAR, None))
+            run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT, *settlement.NO_UNIT_TESTS], url=url, vars=settlement._vars(YEAR, None))
             exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10}, budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",
                                               (YEAR,))}

@@ -28,6 +28,8 @@ CALIBRATE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/statistics", "path:
 SETTLE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/settlement", "path:models/marts/settlement",
                  "path:tests/settlement"]
 LOCK = "drgflow.settlement"
+#: unit tests check the SQL, not the data, and need the relations built first: the test suite runs them
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 def _scheme_var() -> str | None:
@@ -184,7 +186,7 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
         if n_base == 0:
             raise UserError(f"empty base period for {year}: no grouped cases in {first}–{last} under scheme "
                             f"{scheme} (load those years and run drgflow group)")
-        run_dbt(["build", "--select", *CALIBRATE_SELECT], url=url, vars=_vars(year, None))
+        run_dbt(["build", "--select", *CALIBRATE_SELECT, *NO_UNIT_TESTS], url=url, vars=_vars(year, None))
         counts = _input_batches(conn, run_id, first, last, None)
         drg_count, a_all = conn.execute(
             "select count(*), max(all_mean_cost) from marts.drg_base_points where settlement_year = %s",
@@ -241,7 +243,7 @@ def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
             _prepare(url, year, month)
             scheme, params = _check_parameters(conn)
             _check_settlement_inputs(conn, year, month, scheme)
-            run_dbt(["build", "--select", *SETTLE_SELECT], url=url, vars=_vars(year, month))
+            run_dbt(["build", "--select", *SETTLE_SELECT, *NO_UNIT_TESTS], url=url, vars=_vars(year, month))
             _protect_closed_rows(conn)
             counts = _input_batches(conn, run_id, year, year, period if month else None)
             scope = "settlement_year = %s" + (" and period = %s" if month else "")

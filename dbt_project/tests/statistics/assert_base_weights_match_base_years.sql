@@ -3,5 +3,5 @@
 
 select settlement_year, base_years, base_weights
 from {{ ref('int_parameters_resolved') }}
-where coalesce(array_length(base_weights, 1), 0) <> base_years
-   or exists (select 1 from unnest(base_weights) as w where w <= 0)
+where coalesce(array_length(string_to_array(base_weights, '|'), 1), 0) <> base_years
+   or exists (select 1 from unnest(string_to_array(base_weights, '|')::numeric[]) as w where w <= 0)

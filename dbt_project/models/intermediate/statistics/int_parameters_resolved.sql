@@ -66,7 +66,8 @@ resolved as (
                  {{ ("'" ~ (env_scheme | replace("'", "''")) ~ "'") if env_scheme else 'null' }},
                  'CHS-DRG-1.1')                                             as scheme_version,
         p.base_years,
-        string_to_array(replace(p.base_weights, ' ', ''), '|')::numeric[]   as base_weights,
+        -- text, '|'-separated: dbt unit-test fixtures cannot cast to array types
+        replace(p.base_weights, ' ', '')                                    as base_weights,
         {{ year_sql }}::integer - p.base_years                              as base_year_first,
         {{ year_sql }}::integer - 1                                         as base_year_last,
         p.stats_max_los, p.trim_method, p.trim_low_pct, p.trim_high_pct, p.trim_min_n,
@@ -85,7 +86,7 @@ select
     -- the full parameter set of the run, stored with every calibration and settlement run
     jsonb_build_object(
         'settlement_year', r.settlement_year, 'effective_from_year', r.effective_from_year,
-        'scheme_version', r.scheme_version, 'base_years', r.base_years, 'base_weights', to_jsonb(r.base_weights),
+        'scheme_version', r.scheme_version, 'base_years', r.base_years, 'base_weights', to_jsonb(string_to_array(r.base_weights, '|')::numeric[]),
         'stats_max_los', r.stats_max_los, 'trim_method', r.trim_method, 'trim_low_pct', r.trim_low_pct,
         'trim_high_pct', r.trim_high_pct, 'trim_min_n', r.trim_min_n, 'trim_log_sd_k', r.trim_log_sd_k,
         'trim_iqr_k', r.trim_iqr_k, 'stable_min_n', r.stable_min_n, 'stable_max_cv', r.stable_max_cv,

@@ -14,13 +14,7 @@ with p as (
 ),
 
 cases as (
-    select c.*
-    from {{ ref('stg_raw__cases') }} as c
-    cross join p
-    where c.settle_year = p.settlement_year
-    {%- if month %}
-      and c.settle_period = to_char(make_date(p.settlement_year, {{ month | int }}, 1), 'YYYY-MM')
-    {%- endif %}
+    select * from {{ ref('int_settlement_cases_selected') }}
 ),
 
 base_points as (
@@ -108,8 +102,8 @@ select
     t.total_cost,
     t.personal_paid,
     t.fund_paid,
-    case when t.case_type in ('high', 'low', 'normal') then t.base_points end      as base_points,
-    case when t.case_type in ('high', 'normal') then t.coefficient end            as coefficient,
+    (case when t.case_type in ('high', 'low', 'normal') then t.base_points end)::numeric(18, 4) as base_points,
+    (case when t.case_type in ('high', 'normal') then t.coefficient end)::numeric(18, 4)        as coefficient,
     t.drg,
     t.group_status,
     t.level,
