@@ -226,69 +226,79 @@ def _rule_sql(rule: Rule, ctx: dict[str, Any]) -> str | None:
     raise AssertionError(rule.check)
 
 
-def _flags_sql(cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]], ctx: dict[str, Any]) -> str:
-    """CREATE TABLE audit.rule_flags AS … for the batch."""
+def _flags_sql(cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]], ctx: dict[str, Any]) -> list[str]:
+    """Statements building audit.rule_flags for the batch.
+
+    Two steps so that every raw value is parsed once and all the work runs in parallel workers:
+    audit.case_typed holds the typed row (parsing is most of the cost), then the rule expressions
+    read its columns. Lookups are regular (unlogged) tables: temp tables would keep the joins out of
+    the parallel workers.
+    """
     decimals = _money_decimals(cat)
+    b = int(batch_id)
     typed = [f"nullif(btrim(c.{col}), '') as t_{col}" for col in contract.CASE_COLUMNS]
-    typed += [f"nullif(btrim(c.{col}), '') as {col}" for col in _TEXT_COLS]
     typed += [f"{_typed(col, 'int', decimals)} as {col}" for col in _INT_COLS]
     typed += [f"{_typed(col, 'date', decimals)} as {col}" for col in _DATE_COLS]
     typed += [f"{_typed(col, 'money', decimals)} as {col}" for col in _MONEY_COLS]
-    code_list = "array_remove(regexp_split_to_array(coalesce(btrim(c.{0}), ''), '\\s*[|]\\s*'), '')"
+    # codes never contain spaces: dropping them is cheaper than a regular-expression split
+    code_list = "array_remove(string_to_array(replace(c.{0}, ' ', ''), '|'), '')"
     typed += [f"{code_list.format('dx_codes')} as dx_list", f"{code_list.format('px_codes')} as px_list"]
+    typed_sql = (f"create unlogged table audit.case_typed as\nselect c.source_row,\n       "
+                 + ",\n       ".join(typed) + f"\nfrom raw.cases c where c.batch_id = {b}")
+    # text columns under their own names for rule expressions (same values as t_*)
+    text_alias = ", ".join(f"t.t_{col} as {col}" for col in _TEXT_COLS)
+
     dx_map = "ref.dx_variant_map" if ctx["variant_map"]["dx"] else "(select null::text as variant, null::text as code)"
     px_map = "ref.px_variant_map" if ctx["variant_map"]["px"] else "(select null::text as variant, null::text as code)"
     dx_cat = "ref.dx_catalogue" if ctx["terminology"]["dx"] else "(select null::text as code)"
     px_cat = "ref.px_catalogue" if ctx["terminology"]["px"] else "(select null::text as code)"
     dup_keys = next((r.params["keys"] for r, _ in active if r.check == "duplicate"), ["hospital_id", "case_id"])
-    dup_part = ", ".join(f"nullif(btrim(c.{k}), '')" for k in dup_keys)
-    dup_notnull = " and ".join(f"nullif(btrim(c.{k}), '') is not null" for k in dup_keys)
+    dup_cols = ", ".join(f"t_{k} as {k}" for k in dup_keys)
+    dup_group = ", ".join(str(i) for i in range(1, len(dup_keys) + 1))
+    dup_notnull = " and ".join(f"t_{k} is not null" for k in dup_keys)
+    dup_join = " and ".join(f"d.{k} = t.t_{k}" for k in dup_keys)
     reg = next((r.params for r, _ in active if r.check == "registry"), None)
     reg_join = (f"left join (select distinct btrim({reg['table_column']}) as rid from {reg['table']}) reg "
                 f"on reg.rid = t.t_{reg['column']}") if reg and ctx["registry"] else ""
     reg_col = "reg.rid is not null" if reg_join else "true"
+    principal = "coalesce(pm.code, t.dx_list[1])"
     cost = next((r.params for r, _ in active if r.check == "cost_percentile"), None)
     cost_join, cost_cols = "", "null::numeric as cost_limit, null::text as cost_group"
     if cost and ctx["cost_ref"]:
-        group = fill(str(cost["group"]), cost)
-        cost_join = (f"left join pg_temp.v_cost_ref cr on cr.year = extract(year from t.settle_date)::integer - 1 "
-                     f"and cr.grp = ({group.replace('principal_dx', 'k.principal_dx')})")
+        group = fill(str(cost["group"]), cost).replace("principal_dx", principal)
+        cost_join = (f"left join audit.rule_cost_ref cr on cr.year = extract(year from t.settle_date)::integer - 1 "
+                     f"and cr.grp = ({group})")
         cost_cols = "cr.p as cost_limit, cr.grp as cost_group"
     rule_cols = ",\n        ".join(f"{expr} as {rule.id}" for rule, expr in active)
     reject = [r.id for r, _ in active if r.severity == "reject"]
     warn = [r.id for r, _ in active if r.severity == "warn"]
     nn = lambda ids: f"num_nonnulls({', '.join(ids)}) > 0" if ids else "false"  # noqa: E731
-    b = int(batch_id)
-    return f"""
+    # codes known after the variant map: one hash join per code instead of map + catalogue
+    known = f"""
+        select 'dx'::text as kind, code from {dx_cat} k where code is not null
+        union select 'dx', m.variant from {dx_map} m join {dx_cat} k on k.code = m.code
+        union select 'px', code from {px_cat} k where code is not null
+        union select 'px', m.variant from {px_map} m join {px_cat} k on k.code = m.code"""
+    known_sql = f"create unlogged table audit.rule_known_codes as {known}"
+    unknown_sql = f"""
+create unlogged table audit.rule_unknown_codes as
+select u.source_row,
+       string_agg(u.code, '|') filter (where u.kind = 'dx') as unknown_dx,
+       string_agg(u.code, '|') filter (where u.kind = 'px') as unknown_px
+from (
+    select t.source_row, 'dx' as kind, x.code from audit.case_typed t, unnest(t.dx_list) as x(code)
+    union all
+    select t.source_row, 'px', x.code from audit.case_typed t, unnest(t.px_list) as x(code)
+) u
+where not exists (select 1 from audit.rule_known_codes k where k.kind = u.kind and k.code = u.code)
+group by u.source_row"""
+    dup_sql = f"""
+create unlogged table audit.rule_dup_keys as
+select {dup_cols}, min(source_row) as first_row
+from audit.case_typed where {dup_notnull}
+group by {dup_group} having count(*) > 1"""
+    flags_sql = f"""
 create unlogged table audit.rule_flags as
-with codes as (
-    select u.source_row,
-           string_agg(u.code, '|' order by u.kind, u.ord) filter (where u.kind = 'dx' and cat_dx.code is null) as unknown_dx,
-           string_agg(u.code, '|' order by u.kind, u.ord) filter (where u.kind = 'px' and cat_px.code is null) as unknown_px,
-           (array_agg(coalesce(vdx.code, u.code) order by u.ord) filter (where u.kind = 'dx'))[1] as principal_dx
-    from (
-        select c.source_row, 'dx' as kind, x.ord, btrim(x.code) as code
-        from raw.cases c, unnest(string_to_array(c.dx_codes, '|')) with ordinality as x(code, ord)
-        where c.batch_id = {b} and btrim(x.code) <> ''
-        union all
-        select c.source_row, 'px', x.ord, btrim(x.code)
-        from raw.cases c, unnest(string_to_array(c.px_codes, '|')) with ordinality as x(code, ord)
-        where c.batch_id = {b} and btrim(x.code) <> ''
-    ) u
-    left join (select distinct on (variant) variant, code from {dx_map} m order by variant, code) vdx
-           on u.kind = 'dx' and vdx.variant = u.code
-    left join (select distinct on (variant) variant, code from {px_map} m order by variant, code) vpx
-           on u.kind = 'px' and vpx.variant = u.code
-    left join (select distinct code from {dx_cat} k) cat_dx on u.kind = 'dx' and cat_dx.code = coalesce(vdx.code, u.code)
-    left join (select distinct code from {px_cat} k) cat_px on u.kind = 'px' and cat_px.code = coalesce(vpx.code, u.code)
-    group by u.source_row
-),
-dups as (
-    select source_row, first_row as dup_first from (
-        select c.source_row, min(c.source_row) over (partition by {dup_part}) as first_row
-        from raw.cases c where c.batch_id = {b} and {dup_notnull}
-    ) d where source_row > first_row
-)
 select {b}::bigint as batch_id, z.*,
        {nn(reject)} as rejected,
        {nn(warn)} as warned
@@ -296,24 +306,30 @@ from (
     select x.source_row, x.hospital_id, x.case_id,
         {rule_cols}
     from (
-        select t.*, k.principal_dx, k.unknown_dx, k.unknown_px, d.dup_first, sx.sex as dx_sex,
+        select t.*, {text_alias}, {principal} as principal_dx, k.unknown_dx, k.unknown_px,
+               case when t.source_row > d.first_row then d.first_row end as dup_first, sx.sex as dx_sex,
                {reg_col} as in_registry, {cost_cols},
                {' + '.join(f't.{f}' for f in contract.FEE_COLUMNS)} as fee_sum
-        from (
-            select c.source_row,
-                   {(','+chr(10)+'                   ').join(typed)}
-            from raw.cases c where c.batch_id = {b}
-            offset 0
-        ) t
-        left join codes k on k.source_row = t.source_row
-        left join dups d on d.source_row = t.source_row
-        left join pg_temp.v_sex_dx sx on sx.code = k.principal_dx
+        from audit.case_typed t
+        left join audit.rule_unknown_codes k on k.source_row = t.source_row
+        left join (select distinct on (variant) variant, code from {dx_map} m order by variant, code) pm
+               on pm.variant = t.dx_list[1]
+        left join audit.rule_dup_keys d on {dup_join}
+        left join audit.rule_sex_dx sx on sx.code = {principal}
         {reg_join}
         {cost_join}
-        offset 0
     ) x
+    offset 0
 ) z
 """
+    scratch = ("audit.case_typed", "audit.rule_known_codes", "audit.rule_unknown_codes", "audit.rule_dup_keys")
+    # each step its own statement: a plan has one Gather, so a CTE with its own parallel part would
+    # leave the main join serial
+    # analyze only what the joins need: a full analyze of ~100 columns costs seconds per million rows
+    analyze_typed = f"analyze audit.case_typed (source_row, {', '.join('t_' + k for k in dup_keys)}, dx_list)"
+    return [*(f"drop table if exists {t}" for t in scratch), typed_sql, analyze_typed,
+            known_sql, "analyze audit.rule_known_codes", unknown_sql, "analyze audit.rule_unknown_codes", dup_sql, "analyze audit.rule_dup_keys",
+            "drop table if exists audit.rule_flags", flags_sql, *(f"drop table {t}" for t in scratch)]
 
 
 def _money_decimals(cat: Catalogue) -> int:
@@ -354,10 +370,10 @@ def _scheme_mdc_lists(folder: str, version: str) -> dict[str, tuple[str, ...]]:
 
 
 def _prepare_sex_list(conn: psycopg.Connection, cat: Catalogue, ctx: dict[str, Any]) -> list[str]:
-    """pg_temp.v_sex_dx(code, sex): principal diagnoses specific to one sex (scheme MDC lists)."""
+    """audit.rule_sex_dx(code, sex): principal diagnoses specific to one sex (scheme MDC lists)."""
     notes: list[str] = []
     conn.execute("create temp table v_sex_src (code text, sex integer) on commit drop")
-    conn.execute("create temp table v_sex_dx (code text primary key, sex integer) on commit drop")
+    conn.execute("truncate audit.rule_sex_dx")
     rule = next((r for r in cat.rules if r.enabled and r.check == "sex_dx"), None)
     if rule is None or not rule.params.get("scheme_mdc"):
         return notes
@@ -375,14 +391,15 @@ def _prepare_sex_list(conn: psycopg.Connection, cat: Catalogue, ctx: dict[str, A
         conn.execute("insert into v_sex_src select m.code, s.sex from v_sex_src s join ref.dx_variant_map m"
                      " on m.variant = s.code")
     # a code listed for both sexes (e.g. Q56 indeterminate sex) is specific to neither
-    conn.execute("insert into v_sex_dx select code, min(sex) from v_sex_src group by code"
+    conn.execute("insert into audit.rule_sex_dx select code, min(sex) from v_sex_src group by code"
                  " having count(distinct sex) = 1")
+    conn.execute("analyze audit.rule_sex_dx")
     return notes
 
 
 def _prepare_cost_ref(conn: psycopg.Connection, cat: Catalogue, batch_id: int, ctx: dict[str, Any]) -> bool:
-    """pg_temp.v_cost_ref(year, grp, p): percentile of last year's accepted cases per group."""
-    conn.execute("create temp table v_cost_ref (year integer, grp text, p numeric) on commit drop")
+    """audit.rule_cost_ref(year, grp, p): percentile of last year's accepted cases per group."""
+    conn.execute("truncate audit.rule_cost_ref")
     rule = next((r for r in cat.rules if r.enabled and r.check == "cost_percentile"), None)
     if rule is None:
         return False
@@ -398,7 +415,7 @@ def _prepare_cost_ref(conn: psycopg.Connection, cat: Catalogue, batch_id: int, c
     value = str(p["value"])
     group = fill(str(p["group"]), p)
     conn.execute(f"""
-        insert into v_cost_ref
+        insert into audit.rule_cost_ref
         select year, grp, percentile_cont({float(p['percentile'])}) within group (order by val)
         from (
             select extract(year from h.settle_date)::integer as year,
@@ -419,7 +436,8 @@ def _prepare_cost_ref(conn: psycopg.Connection, cat: Catalogue, batch_id: int, c
         group by year, grp
         having count(*) >= {int(p['min_history'])}
     """, {"b": batch_id, "years": [str(y) for y in years]})
-    return bool(conn.execute("select exists (select 1 from v_cost_ref)").fetchone()[0])
+    conn.execute("analyze audit.rule_cost_ref")   # planner estimates: a guess of 850 rows chose a sort-merge
+    return bool(conn.execute("select exists (select 1 from audit.rule_cost_ref)").fetchone()[0])
 
 
 # ------------------------------------------------------------------------------------ Great Expectations
@@ -584,9 +602,9 @@ def _validate_locked(url: str, cat: Catalogue, batch_id: int, started: float) ->
                     active.append((rule, expr))
             for rule, why in skipped:
                 notes.append(f"rule {rule.id} skipped: {why}")
-            conn.execute("drop table if exists audit.rule_flags")
             try:
-                conn.execute(_flags_sql(cat, batch_id, active, ctx))
+                for statement in _flags_sql(cat, batch_id, active, ctx):
+                    conn.execute(statement)
             except psycopg.Error as exc:
                 raise UserError(f"{cat.path.name}: a rule's SQL failed on batch {batch_id}: "
                                 f"{(exc.diag.message_primary if exc.diag else str(exc))} "

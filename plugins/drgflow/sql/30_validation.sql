@@ -48,3 +48,8 @@ create table if not exists audit.validation_runs (
     seconds           numeric,
     validated_at      timestamptz not null default now()
 );
+
+-- Lookups of the validation in progress (refilled under the validation lock; unlogged: scratch data
+-- that must stay visible to parallel workers, which temp tables are not).
+create unlogged table if not exists audit.rule_sex_dx (code text primary key, sex integer not null);
+create unlogged table if not exists audit.rule_cost_ref (year integer, grp text, p numeric);
