@@ -69,13 +69,17 @@ BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 
 
 def statement_hospitals(conn: psycopg.Connection, period: str) -> list[str]:
-    """Hospitals with a settlement row in the period."""
+    """Hospitals with a settlement row in the period, and registry hospitals whose rows of the period were all
+    rejected (they get a statement too: the rejected sheet tells them what to correct)."""
     year, month = parse_period(period)
     if month:
         sql, args = "select distinct hospital_id from marts.settlement_monthly where period = %s", (period,)
     else:
         sql, args = "select distinct hospital_id from marts.settlement_annual where settlement_year = %s", (year,)
-    return sorted(r[0] for r in conn.execute(sql, args).fetchall())
+    settled = {r[0] for r in conn.execute(sql, args).fetchall()}
+    registry = [r[0] for r in conn.execute("select hospital_id from staging.stg_raw__hospitals").fetchall()]
+    rejected = {h for h in registry if h not in settled and rejected_rows(conn, h, period)}
+    return sorted(settled | rejected)
 
 
 def statement_data(conn: psycopg.Connection, hospital_id: str, period: str) -> dict[str, Any]:
@@ -118,7 +122,8 @@ def statement_data(conn: psycopg.Connection, hospital_id: str, period: str) -> d
         c["case_type"] = CASE_TYPE_ZH.get(c["case_type"], c["case_type"])
         c["group_status"] = GROUP_STATUS_ZH.get(c["group_status"], c["group_status"])
     rejected = rejected_rows(conn, hospital_id, period)
-    total = {k: sum((r[k] or 0 for r in summary), Decimal(0)) for k in SUMMED if summary and k in summary[0]}
+    columns = MONTHLY_COLUMNS if month else ANNUAL_COLUMNS
+    total = {k: sum((r[k] or 0 for r in summary), Decimal(0)) for _, k, _ in columns if k in SUMMED}
     total["case_count"] = int(total.get("case_count", 0))
     total["region_code"] = "合计 total"
     type_total = {"region_code": "合计 total", "case_type_zh": "", "cases": sum(r["cases"] for r in by_type),
