@@ -308,3 +308,98 @@ def _recompute(cases, groups, year, p, special, scores, budgets, prepaid) -> dic
                               total_points=pts, personal_paid=pers)
     return dict(a_all=a_all, base_points=bp, coefficients=coef, case_points=points, monthly=monthly,
                 annual=annual)
+
+
+def _mean(v: list[Decimal]) -> Decimal:
+    return sum(v) / len(v)
+
+
+def _sd(v: list[Decimal]) -> Decimal | None:
+    if len(v) < 2:
+        return None
+    m = _mean(v)
+    return (sum((x - m) ** 2 for x in v) / (len(v) - 1)).sqrt()
+
+
+def recompute_statistics(cases: list[dict], groups: list[tuple], rw: dict[int, dict[str, Decimal]],
+                         p: dict | None = None) -> dict:
+    """§6 per-DRG statistics, grouping quality and hospital performance for every year with cases;
+    rw[year] = {drg: RW} of the calibration of settlement year = year (absent = no calibration)."""
+    p = {**DEFAULTS, **(p or {})}
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return _recompute_statistics(cases, groups, rw, p)
+
+
+def _recompute_statistics(cases, groups, rw, p) -> dict:
+    status = {(h, c): (drg, st) for h, c, drg, st in groups}
+    by_year = defaultdict(list)
+    for c in cases:
+        drg, st = status[(c["hospital_id"], c["case_id"])]
+        by_year[int(c["settle_date"][:4])].append(dict(c, drg=drg, status=st, cost=D(c["total_cost"])))
+    stats, quality, perf = {}, {}, {}
+    for y, rows in by_year.items():
+        grouped = [r for r in rows if r["status"] == "grouped"]
+        per = defaultdict(list)
+        for r in grouped:
+            per[r["drg"]].append(r)
+        kept_rows = []
+        for g, rs in per.items():
+            flags = kept_flags([r["cost"] for r in rs], p)
+            kept = [r for r, k in zip(rs, flags) if k]
+            kept_rows += kept
+            costs, kc = [r["cost"] for r in rs], [r["cost"] for r in kept]
+            deaths = sum(1 for r in rs if r["discharge_way"] == "5")
+            tot = sum(costs)
+            sd = _sd(costs)
+            stats[(y, g)] = dict(
+                n=len(rs), mean_cost=_mean(costs), sd_cost=sd, cv=None if sd is None else sd / _mean(costs),
+                n_trimmed=len(kept), mean_cost_trimmed=_mean(kc),
+                cv_trimmed=None if _sd(kc) is None else _sd(kc) / _mean(kc),
+                mean_los=_mean([D(r["los_days"]) for r in rs]), deaths=deaths, mortality=D(deaths) / len(rs),
+                drug_share=sum(D(r["fee_western_drug"]) + D(r["fee_chinese_patent"]) + D(r["fee_herbal"])
+                               for r in rs) / tot,
+                material_share=sum(D(r["fee_material"]) for r in rs) / tot)
+        # mortality grading (same year, all hospitals)
+        xs = {g: (D(s["deaths"]) / s["n"]).ln() for (yy, g), s in stats.items() if yy == y and s["deaths"]}
+        mu = _mean(list(xs.values())) if xs else None
+        sigma = (_sd(list(xs.values())) or D(0)) if xs else None
+        for (yy, g), s in stats.items():
+            if yy != y:
+                continue
+            x = xs.get(g)
+            s["mortality_risk"] = ("low" if x is None or x < mu - sigma else "medium_low" if x < mu
+                                   else "medium_high" if x < mu + sigma else "high")
+
+        def riv(rs):
+            m = _mean([r["cost"] for r in rs])
+            gm = defaultdict(list)
+            for r in rs:
+                gm[r["drg"]].append(r["cost"])
+            sst = sum((r["cost"] - m) ** 2 for r in rs)
+            ssw = sum((r["cost"] - _mean(gm[r["drg"]])) ** 2 for r in rs)
+            return 1 - ssw / sst
+        multi = [s for (yy, _), s in stats.items() if yy == y and s["n"] >= 2]
+        quality[y] = dict(n_cases=len(rows), grouped_rate=D(len(grouped)) / len(rows),
+                          qy_rate=D(sum(r["status"] == "qy" for r in rows)) / len(rows),
+                          ungroupable_rate=D(sum(r["status"] == "ungroupable" for r in rows)) / len(rows),
+                          riv=riv(grouped), riv_trimmed=riv(kept_rows),
+                          share_drg_cv_below_1=D(sum(s["cv"] < 1 for s in multi)) / len(multi))
+        for h in {r["hospital_id"] for r in rows}:
+            mine = [r for r in grouped if r["hospital_id"] == h]
+            hg = defaultdict(list)
+            for r in mine:
+                hg[r["drg"]].append(r)
+            n = len(mine)
+            cal = rw.get(y)
+            with_rw = [r for r in mine if cal is not None and r["drg"] in cal]
+            low = [r for r in mine if stats[(y, r["drg"])]["mortality_risk"] == "low"]
+            perf[(y, h)] = dict(
+                n_cases=sum(r["hospital_id"] == h for r in rows), drg_count=len(hg),
+                cmi=(sum(cal[r["drg"]] for r in with_rw) / len(with_rw)) if with_rw else None,
+                cei=sum(len(v) * (_mean([r["cost"] for r in v]) / stats[(y, g)]["mean_cost"]) for g, v in hg.items()) / n
+                if n else None,
+                tei=sum(len(v) * (_mean([D(r["los_days"]) for r in v]) / stats[(y, g)]["mean_los"])
+                        for g, v in hg.items()) / n if n else None,
+                low_risk_deaths=sum(r["discharge_way"] == "5" for r in low), low_risk_cases=len(low))
+    return dict(drg_year_stats=stats, grouping_quality=quality, hospital_performance=perf)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import _create_database, _drop_database
-from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute
+from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics
 
 from drgflow import cli, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
@@ -156,6 +156,39 @@ def test_annual_settlement_matches_recomputation(city):
     assert {e["assessment_coef"] for e in exp.values()} >= {D("1.05"), D("1.00"), D("0.90")}
 
 
+def _near(a, b, tol: str) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(D(a) - D(b)) <= D(tol))
+
+
+def test_statistics_match_recomputation(city):
+    """§6 marts against the Decimal re-computation: rates and ratios to 1e-6, money means to 1e-6 yuan."""
+    url = city["url"]
+    rw = {}
+    for r in _rows(url, "select settlement_year, drg, rw from marts.drg_base_points where base_points is not null"):
+        rw.setdefault(r["settlement_year"], {})[r["drg"]] = r["rw"]
+    exp = recompute_statistics(city["cases"], city["groups"], rw)
+    got = {(r["year"], r["drg"]): r for r in _rows(url, "select * from marts.drg_year_stats")}
+    assert set(got) == set(exp["drg_year_stats"])
+    for key, e in exp["drg_year_stats"].items():
+        for col, v in e.items():
+            if col == "mortality_risk":
+                assert got[key][col] == v, (key, col)
+            else:
+                assert _near(got[key][col], v, "0.000001"), (key, col, got[key][col], v)
+    assert {e["mortality_risk"] for e in exp["drg_year_stats"].values()} >= {"low", "high"}
+    got = {r["year"]: r for r in _rows(url, "select * from marts.grouping_quality")}
+    assert set(got) == set(exp["grouping_quality"])
+    for y, e in exp["grouping_quality"].items():
+        for col, v in e.items():
+            assert _near(got[y][col], v, "0.000001"), (y, col, got[y][col], v)
+    got = {(r["year"], r["hospital_id"]): r for r in _rows(url, "select * from marts.hospital_performance")}
+    assert set(got) == set(exp["hospital_performance"])
+    for key, e in exp["hospital_performance"].items():
+        for col, v in e.items():
+            assert _near(got[key][col], v, "0.000001"), (key, col, got[key][col], v)
+    assert any(e["cmi"] is not None for e in exp["hospital_performance"].values())
+
+
 def test_invariant_budget_exhausted_with_k_one(city):
     """§5: with every K = 1, Σ_h points × PV = U_r + Σ P (exact before rounding, within n × 0.005 after)."""
     for region in ("R1", "R2"):
@@ -258,6 +291,8 @@ def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, 
     settlement.close_period(period, url=url)
     with pytest.raises(UserError, match="closed"):
         settlement.settle(YEAR, 3, url=url)
+    with pytest.raises(UserError, match="in use by closed"):
+        settlement.calibrate(YEAR, url=url)
     with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.RaiseException):
         conn.execute("delete from marts.settlement_monthly where period = %s", (period,))
     # a March case corrected after the close: new batch, doubled cost

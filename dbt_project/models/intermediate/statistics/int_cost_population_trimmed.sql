@@ -33,11 +33,14 @@ population as (
 
 ranked as (
     select
-        population.*,
+        population.population, population.hospital_id, population.case_id, population.year, population.drg,
+        population.level, population.total_cost,
         row_number() over (partition by population, drg, year order by total_cost) as rn,
         count(*) over (partition by population, drg, year)                          as n_group,
-        case when total_cost > 0 then ln(total_cost) end                            as ln_cost
+        -- numeric ln is costly: computed only when the method needs it
+        case when p.trim_method = 'log_sd' and total_cost > 0 then ln(total_cost) end as ln_cost
     from population
+    cross join p
 ),
 
 positions as (
