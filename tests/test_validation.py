@@ -7,12 +7,11 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
 
 from conftest import _create_database, _drop_database, query
-from drgflow import cli, contract, db, loader, validation
+from drgflow import cli, config, contract, db, loader, validation
 from drgflow.errors import UserError
 
 # generator defect kind -> the catalogue rule that must catch it
@@ -27,6 +26,15 @@ DEFECT_RULE = {
     "duplicate_row": "duplicate_case", "unknown_hospital": "unknown_hospital", "bad_sex_value": "sex_invalid",
 }
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+@pytest.fixture(autouse=True)
+def _drop_gx_output(request):
+    """GX writes a Data Docs site per database: remove the one of a per-test database afterwards."""
+    url = request.getfixturevalue("fresh_url") if "fresh_url" in request.fixturenames else None
+    yield
+    if url:
+        shutil.rmtree(config.home() / "gx" / db.conn_params(url)["dbname"], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
