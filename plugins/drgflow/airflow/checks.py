@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from drgflow import config, db
+from drgflow import db
 
 CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
 
@@ -90,8 +91,11 @@ def run_output_checks(kind: str, period: dict[str, Any], url: str | None = None)
 
     url = url or db.database_url()
     checks = _checks(kind, period)
+    # GX takes a credential only as a ${VAR} template: the URL travels in the environment, never in a file
+    os.environ["DRGFLOW_GX_CONNECTION"] = sqlalchemy_url(url)
     context = gx.get_context(mode="ephemeral")
-    source = context.data_sources.add_postgres(name="drgflow_outputs", connection_string=sqlalchemy_url(url))
+    source = context.data_sources.add_postgres(name="drgflow_outputs",
+                                               connection_string="${DRGFLOW_GX_CONNECTION}")
     outcome: dict[str, dict[str, Any]] = {}
     by_table: dict[tuple[str, str], list[tuple[str, Any]]] = {}
     for check_id, (table, where, expectation) in checks.items():

@@ -81,7 +81,7 @@ def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None =
     Models retry (a lost connection or lock timeout is worth another try); the test task does not (a failed
     data test is a finding, not a glitch)."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
     project = config.dbt_project_dir()
     group = DbtTaskGroup(
@@ -91,7 +91,10 @@ def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None =
         profile_config=ProfileConfig(profile_name=PROFILE, target_name=TARGET,
                                      profiles_yml_filepath=project / "profiles.yml"),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
-                                         invocation_mode=InvocationMode.DBT_RUNNER),
+                                         invocation_mode=InvocationMode.DBT_RUNNER,
+                                         # only tests whose every parent is in the group: a test joining
+                                         # case_grouping to case_points waits for the settlement group
+                                         test_indirect_selection=TestIndirectSelection.CAUTIOUS),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select, exclude=exclude or [],
                                    test_behavior=TestBehavior.AFTER_ALL, emit_datasets=False,
                                    enable_mock_profile=False),

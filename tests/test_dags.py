@@ -1,0 +1,282 @@
+"""The Airflow DAGs on a real PostgreSQL with real dbt (through Cosmos) and dag.test(): DagBag import, the
+calendar-period timetable (backfill ranges), claims_ingest from a landing folder, monthly_settlement for two
+consecutive months (a small backfill), a rerun that changes nothing, an injected failing GX check that stops
+the month before anything is published and a clean rerun after the fix, annual calibration and settlement.
+
+Airflow's metadata database is a fresh PostgreSQL database on the same server (never SQLite); the warehouse
+is a fresh database too. Airflow reads its configuration when first imported, so every Airflow import
+happens inside the fixtures/tests after the environment is set.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pendulum
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from drgflow import config, db
+
+REPO = config.REPO_ROOT
+SH = "Asia/Shanghai"
+pytestmark = pytest.mark.timeout(900)
+
+
+def _sqlalchemy_psycopg2(url: str) -> str:
+    """Airflow's metadata URL (postgresql+psycopg2) for a libpq URL; a socket directory goes in the query."""
+    from sqlalchemy.engine import URL
+
+    p = conninfo_to_dict(url)
+    host = str(p.get("host") or "localhost")
+    query = {"host": host} if host.startswith("/") else {}
+    if host.startswith("/") and p.get("port"):
+        query["port"] = str(p["port"])
+    u = URL.create("postgresql+psycopg2", username=p.get("user") or None, password=p.get("password") or None,
+                   host=None if query else host, port=None if query or not p.get("port") else int(p["port"]),
+                   database=p.get("dbname"), query=query)
+    return u.render_as_string(hide_password=False)
+
+
+def _new_database(prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name, db.server_url(name)
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory):
+    """AIRFLOW_HOME in a temp folder, a migrated metadata database on the test server, our DAGs and plugin;
+    the warehouse (DRGFLOW_DATABASE_URL) is a fresh database; landing and reports in temp folders."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    meta_name, meta_url = _new_database("airflow_meta")
+    wh_name, wh_url = _new_database("drgflow_dags")
+    saved = dict(os.environ)
+    landing = home / "landing"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy_psycopg2(meta_url),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _sqlalchemy_psycopg2(meta_url).replace("+psycopg2", "+psycopg"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins" / "drgflow" / "airflow" / "plugins_folder"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": SH,
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DRGFLOW_DATABASE_URL": wh_url,
+        "DRGFLOW_SCHEME": "SAMPLE-DRG",
+        "DRGFLOW_LANDING": str(landing),
+        "DRGFLOW_REPORTS": str(home / "reports"),
+    }
+    os.environ.update(env)
+    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    db.init_warehouse(wh_url)
+    yield {"home": home, "landing": landing, "url": wh_url, "reports": home / "reports"}
+    os.environ.clear()
+    os.environ.update(saved)
+    _drop_database(meta_name)
+    _drop_database(wh_name)
+
+
+def q(url: str, text: str, args=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(text, args).fetchall()
+
+
+def _states(dr) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+
+
+def _run(dag, logical_date, **kw):
+    started = time.monotonic()
+    dr = dag.test(logical_date=logical_date, **kw)
+    seconds = time.monotonic() - started
+    slow = sorted(((ti.duration or 0, ti.task_id) for ti in dr.get_task_instances()), reverse=True)[:8]
+    print(f"{dag.dag_id} {logical_date}: {seconds:.1f} s; slowest tasks:", ", ".join(f"{t} {d:.1f}s" for d, t in slow))
+    return dr, seconds
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+def test_dagbag_imports_without_errors_and_fast(airflow_env):
+    from drgflow.airflow.dbt import ensure_manifest
+
+    ensure_manifest()  # the image build (or the first parse) does this once
+    # the parse itself, in a fresh process (importing Airflow, ~3 s, is the process start, not the parse)
+    code = ("import time; from airflow.dag_processing.dagbag import DagBag; t = time.monotonic();"
+            f"bag = DagBag(dag_folder={str(REPO / 'dags')!r});"
+            "print(round(time.monotonic() - t, 2), len(bag.dags), bag.import_errors)")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy(),
+                         timeout=120)
+    wall = time.monotonic() - started
+    assert out.returncode == 0, out.stderr[-2000:]
+    parse_s, n, errors = out.stdout.strip().splitlines()[-1].split(" ", 2)
+    print(f"DagBag: {n} DAGs parsed in {parse_s} s (process wall time {wall:.1f} s)")
+    assert errors == "{}"
+    assert int(n) == 4
+    assert float(parse_s) < 10
+
+
+def test_dags_are_thin_and_discoverable():
+    for f in sorted((REPO / "dags").glob("*.py")):
+        text = f.read_text()
+        assert "airflow" in text.lower() and "dag" in text.lower(), f"{f.name} would be skipped by discovery"
+        assert len(text.splitlines()) <= 8, f"{f.name} is not thin"
+
+
+def test_dag_structure(airflow_env):
+    from drgflow.airflow import dags
+
+    monthly = dags.monthly_settlement_dag()
+    assert monthly.max_active_runs == 1
+    assert str(monthly.timezone.name) == SH
+    ids = set(monthly.task_dict)
+    assert {"period", "reference", "calibration", "check_outputs", "record", "publish"} <= ids
+    models = [t for t in ids if t.startswith("settlement_models.") and t.endswith("_run")]
+    assert {"settlement_models.case_points_run", "settlement_models.settlement_monthly_run"} <= set(models)
+    test_task = monthly.task_dict["settlement_models.dbt_project_test"]
+    assert test_task.retries == 0 and monthly.task_dict["settlement_models.case_points_run"].retries > 0
+    # tests after the models, the GX gate after the tests, publishing last
+    assert "settlement_models.dbt_project_test" in monthly.task_dict["check_outputs"].upstream_task_ids
+    assert "record" in monthly.task_dict["publish"].upstream_task_ids
+    assert "case_grouping" in " ".join(t for t in ids if t.startswith("grouping."))
+
+
+# ------------------------------------------------------------------------------------------------ timetable
+
+def test_period_timetable_intervals_and_backfill_range(airflow_env):
+    from airflow.timetables.base import TimeRestriction
+
+    from drgflow.airflow.timetables import PeriodTimetable
+
+    tt = PeriodTimetable("month", delay_days=4, delay_hours=3)
+    # a manual run (or dag.test) on 5 April 2024 03:00 Shanghai settles March 2024
+    di = tt.infer_manual_data_interval(run_after=pendulum.datetime(2024, 4, 5, 3, tz=SH))
+    assert di.start == pendulum.datetime(2024, 3, 1, tz=SH) and di.end == pendulum.datetime(2024, 4, 1, tz=SH)
+    # one minute earlier March is not due yet: February
+    di = tt.infer_manual_data_interval(run_after=pendulum.datetime(2024, 4, 5, 2, 59, tz=SH))
+    assert di.start == pendulum.datetime(2024, 2, 1, tz=SH)
+    # the 2016–2019 backfill: 48 calendar months, each run due on the 5th at 03:00 of the next month
+    infos, last = [], None
+    restriction = TimeRestriction(earliest=pendulum.datetime(2016, 1, 1, tz=SH),
+                                  latest=pendulum.datetime(2019, 12, 1, tz=SH), catchup=True)
+    while (info := tt.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)) is not None:
+        infos.append(info)
+        last = info.data_interval
+    assert len(infos) == 48
+    assert infos[0].data_interval.start == pendulum.datetime(2016, 1, 1, tz=SH)
+    assert infos[1].run_after == pendulum.datetime(2016, 3, 5, 3, tz=SH)
+    assert infos[-1].data_interval.end == pendulum.datetime(2020, 1, 1, tz=SH)
+    # the plugin registers it, so the DAG serializes (what the scheduler and dag.test need)
+    yearly = PeriodTimetable("year", delay_months=2, delay_days=0, delay_hours=3)
+    assert PeriodTimetable.deserialize(yearly.serialize()) == yearly
+    from airflow.serialization.encoders import encode_timetable
+
+    assert encode_timetable(yearly)["__type"].endswith("PeriodTimetable")
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+
+YEARS = [2021, 2022, 2023, 2024]
+
+
+@pytest.fixture(scope="module")
+def city(airflow_env, tmp_path_factory):
+    """A small generated city (4 years, SAMPLE-DRG), dropped into the landing folder with one broken file."""
+    from drgflow import generate
+
+    out = tmp_path_factory.mktemp("city")
+    generate.generate_city(out, years=YEARS, cases_per_year=240, hospitals=4, regions=1, seed=11,
+                           defect_rate=0.02, scheme_dir=config.sample_scheme_dir(), split="year")
+    landing = airflow_env["landing"]
+    landing.mkdir(parents=True, exist_ok=True)
+    for f in out.glob("*.csv"):
+        if f.name != "defects.csv":
+            shutil.copy(f, landing / f.name)
+    (landing / "cases_broken.csv").write_text("case_id,hospital_id\nX1,H1\n", encoding="utf-8")
+    return {"source": out, **airflow_env}
+
+
+def test_claims_ingest_loads_sets_aside_and_emits_asset(city):
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    from drgflow.airflow.dags import CASES_ASSET, claims_ingest_dag
+
+    landing, url = city["landing"], city["url"]
+    dropped = sorted(f.name for f in landing.glob("*.csv"))
+    dag = claims_ingest_dag()
+    dr, seconds = _run(dag, pendulum.now(SH), run_conf={"min_age_seconds": 0})
+    print(f"claims_ingest dag.test: {seconds:.1f} s for {len(dropped)} files")
+    states = _states(dr)
+    assert states["load"] == "success" and states["announce"] == "success"
+    # the refused file is reported (task failed, alert written) but did not stop the others
+    assert states["report_refused"] == "failed"
+    assert not list(landing.glob("*.csv"))
+    assert sorted(f.name for f in (landing / "processed").glob("*.csv")) == [n for n in dropped
+                                                                          if n != "cases_broken.csv"]
+    error = (landing / "refused" / "cases_broken.csv.error.txt").read_text()
+    assert "cases_broken.csv" in error and "line 1" in error
+    assert q(url, "select count(*) from audit.batches where file_kind = 'cases'")[0][0] == len(YEARS)
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.asset.has(uri=CASES_ASSET.uri)).all()
+    assert len(events) == 1 and events[0].extra["cases_accepted"] == q(
+        url, "select coalesce(sum(rows_accepted), 0) from audit.batches where file_kind = 'cases'")[0][0]
+    # nothing new: the run skips, no second Asset event
+    dr, _ = _run(dag, pendulum.now(SH), run_conf={"min_age_seconds": 0})
+    assert _states(dr)["scan"] == "skipped"
+    with create_session() as session:
+        assert session.query(AssetEvent).filter(AssetEvent.asset.has(uri=CASES_ASSET.uri)).count() == 1
+
+
+# ------------------------------------------------------------------------------------------------ monthly
+
+def _marts_snapshot(url: str, period: str) -> list[tuple]:
+    return q(url, "select region_code, hospital_id, case_count, total_points, point_value, prepayment "
+                  "from marts.settlement_monthly where period = %s order by 1, 2", (period,))
+
+
+def test_monthly_backfill_two_periods_and_rerun_changes_nothing(city):
+    from drgflow.airflow.dags import monthly_settlement_dag
+
+    url = city["url"]
+    dag = monthly_settlement_dag()
+    timings = {}
+    for period, logical in (("2024-01", pendulum.datetime(2024, 2, 5, 3, tz=SH)),
+                            ("2024-02", pendulum.datetime(2024, 3, 5, 3, tz=SH))):
+        dr, timings[period] = _run(dag, logical)
+        states = _states(dr)
+        assert str(dr.state) == "success", states
+        assert dr.data_interval_start == pendulum.parse(f"{period}-01T00:00:00+08:00")
+        assert q(url, "select count(*) from marts.settlement_monthly where period = %s", (period,))[0][0] > 0
+        assert q(url, "select status from audit.periods where period = %s", (period,)) == [("closed",)]
+        n_cases = q(url, "select count(*) from staging.stg_raw__cases where settle_period = %s", (period,))[0][0]
+        assert q(url, "select count(*) from marts.case_points where period = %s", (period,))[0][0] == n_cases
+        assert (city["reports"] / period).is_dir()
+    print("monthly dag.test:", {k: f"{v:.1f} s" for k, v in timings.items()})
+    before = _marts_snapshot(url, "2024-01")
+    events = q(url, "select count(*) from audit.period_events")[0][0]
+    dr, seconds = _run(dag, pendulum.datetime(2024, 2, 5, 3, tz=SH))
+    print(f"monthly rerun of a closed period: {seconds:.1f} s")
+    assert str(dr.state) == "success"
+    assert _states(dr)["period"] == "skipped"
+    assert _marts_snapshot(url, "2024-01") == before
+    assert q(url, "select count(*) from audit.period_events")[0][0] == events
