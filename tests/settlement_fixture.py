@@ -181,16 +181,18 @@ def sample_cv(vals: list[Decimal]) -> Decimal | None:
 
 def recompute(cases: list[dict], groups: list[tuple], year: int, p: dict | None = None,
               special: dict | None = None, scores: dict | None = None, budgets: dict | None = None,
-              prepaid: dict | None = None) -> dict:
-    """Base points, coefficients, case points, monthly and annual money for settlement year `year`."""
+              prepaid: dict | None = None, hospitals: list[tuple] | None = None) -> dict:
+    """Base points, coefficients, case points, monthly and annual money for settlement year `year`.
+    hospitals: (id, level, region) of the registry (default: the fixture city's)."""
     p = {**DEFAULTS, **(p or {})}
     with localcontext() as ctx:
         ctx.prec = 40
-        return _recompute(cases, groups, year, p, special or {}, scores or {}, budgets or {}, prepaid)
+        return _recompute(cases, groups, year, p, special or {}, scores or {}, budgets or {}, prepaid,
+                          hospitals or HOSPITALS)
 
 
-def _recompute(cases, groups, year, p, special, scores, budgets, prepaid) -> dict:
-    level = {h: lvl for h, lvl, _ in HOSPITALS}
+def _recompute(cases, groups, year, p, special, scores, budgets, prepaid, hospitals) -> dict:
+    level = {h: lvl for h, lvl, _ in hospitals}
     group = {(h, c): (drg, st) for h, c, drg, st in groups}
     first = year - p["base_years"]
     weight = {first + i: w for i, w in enumerate(p["base_weights"])}
@@ -234,13 +236,13 @@ def _recompute(cases, groups, year, p, special, scores, budgets, prepaid) -> dic
         bp[g] = dict(base_points=b, mean_cost=a_g, n_base=len(costs), cv_base=cv, high_ratio_multiple=k,
                      stable=len(costs) >= p["stable_min_n"] and cv is not None and cv <= p["stable_max_cv"])
     coef = {}
-    for h, lvl, _ in HOSPITALS:
+    for h, lvl, _ in hospitals:
         for g in drgs:
             if bp[g]["base_points"] is None:
                 continue
             a_g = bp[g]["mean_cost"]
             a_h, n_h = wmean([(y, c) for hh, gg, y, c in kept if hh == h and gg == g])
-            a_l, n_l = wmean([(y, c) for hh, gg, y, c in kept if level[hh] == lvl and gg == g])
+            a_l, n_l = wmean([(y, c) for hh, gg, y, c in kept if level.get(hh) == lvl and gg == g])
             eta = a_h / a_g if n_h >= p["coef_min_n"] else None
             lam = a_l / a_g if n_l >= p["coef_min_n"] else D(1)
             c = p["coef_alpha"] * eta + (1 - p["coef_alpha"]) * lam if eta is not None else lam
