@@ -217,6 +217,18 @@ def test_regional_report_has_every_section_and_the_mart_figures(city):
     pv = _rows(url, "select max(point_value) as pv from marts.settlement_monthly where period = %s "
                     "and region_code = 'R2'", (f"{YEAR}-05",))[0]["pv"]
     assert f"{pv:.6f}" in page
+    # last year's CMI with this year's weights: 2023 has no calibration of its own, yet the change is shown
+    from drgflow.reports.regional import hospital_indices, scheme_of
+    with psycopg.connect(url) as conn:
+        indices = hospital_indices(conn, scheme_of(conn, YEAR), YEAR)
+    assert indices and all(r["cmi_prev"] is not None and r["cmi_change"] == r["cmi"] - r["cmi_prev"]
+                           for r in indices)
+    same_rw = _rows(url, """select avg(b.rw) as cmi from staging.stg_raw__cases c
+                            join marts.case_grouping g using (hospital_id, case_id)
+                            join marts.drg_base_points b on b.settlement_year = %s and b.drg = g.drg
+                            where g.group_status = 'grouped' and c.settle_year = %s and c.hospital_id = 'H1'
+                              and b.base_points is not null""", (YEAR, YEAR))[0]["cmi"]
+    assert _close(same_rw, next(r["cmi"] for r in indices if r["hospital_id"] == "H1"), "0.000001")
     # self-contained: no script, no external resource
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "@media print" in page

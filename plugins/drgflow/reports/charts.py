@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: Airflow workers and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 CJK_FONT = "Noto Sans CJK SC"
 PALETTE = ["#2f6f9f", "#e07b39", "#4f9d69", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c",
@@ -106,6 +107,7 @@ def histogram(values: Sequence, bins: Sequence[float], title: str, xlabel: str, 
     ax.hist(v, bins=list(bins), color=PALETTE[0], edgecolor="white")
     if marker is not None:
         ax.axvline(marker, color=PALETTE[3], linestyle="--", linewidth=1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of DRGs: no 0.2 ticks
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -152,18 +152,31 @@ def unstable_drgs(conn: psycopg.Connection, year: int) -> dict[str, Any]:
 
 
 def hospital_indices(conn: psycopg.Connection, scheme: str | None, year: int) -> list[dict]:
-    """CMI, CEI, TEI and low-risk mortality per hospital for the year, with last year's CMI to compare."""
+    """CMI, CEI, TEI and low-risk mortality per hospital for the year, with last year's CMI to compare.
+
+    Last year's CMI is recomputed with this year's weights (RW of the year's calibration): the published CMI
+    of a year uses that year's own calibration, which an earlier year usually lacks, and a change measured
+    with two different weight sets would mix case-mix change with recalibration."""
     if not relation_exists(conn, "marts.hospital_performance"):
         return []
     return rows(conn, """
+        with prev as (
+            select c.hospital_id, avg(b.rw) as cmi
+            from staging.stg_raw__cases c
+            join marts.case_grouping g on g.hospital_id = c.hospital_id and g.case_id = c.case_id
+                 and g.scheme_version = %(scheme)s and g.group_status = 'grouped'
+            join marts.drg_base_points b on b.settlement_year = %(year)s and b.drg = g.drg
+                 and b.base_points is not null
+            where c.settle_year = %(year)s - 1
+            group by c.hospital_id)
         select p.hospital_id, h.hospital_name, h.level, p.n_cases, p.drg_count, p.cmi, prev.cmi as cmi_prev,
                p.cmi - prev.cmi as cmi_change, p.cei, p.tei, p.low_risk_cases, p.low_risk_deaths,
                p.low_risk_deaths::numeric / nullif(p.low_risk_cases, 0) as low_risk_mortality
         from marts.hospital_performance p
-        left join marts.hospital_performance prev on prev.scheme_version = p.scheme_version
-             and prev.hospital_id = p.hospital_id and prev.year = p.year - 1
+        left join prev on prev.hospital_id = p.hospital_id
         left join staging.stg_raw__hospitals h on h.hospital_id = p.hospital_id
-        where p.scheme_version = %s and p.year = %s order by p.hospital_id""", (scheme, year))
+        where p.scheme_version = %(scheme)s and p.year = %(year)s order by p.hospital_id""",
+                {"scheme": scheme, "year": year})
 
 
 # ------------------------------------------------------------------------------------------ the page
@@ -301,7 +314,8 @@ def _indices_section(conn: psycopg.Connection, scheme: str | None, year: int) ->
         return NO_DATA
     cols = [("医院 hospital", "hospital_id", {}), ("名称 name", "hospital_name", {}), ("级别 level", "level", {}),
             ("病例数 cases", "n_cases", {}), ("DRG 组数", "drg_count", {}), ("CMI", "cmi", {"places": 4}),
-            (f"CMI {year - 1}", "cmi_prev", {"places": 4}), ("CMI 变化 change", "cmi_change", {"places": 4}),
+            (f"CMI {year - 1} (按{year}权重 at {year} RW)", "cmi_prev", {"places": 4}),
+            ("CMI 变化 change", "cmi_change", {"places": 4}),
             ("费用消耗指数 CEI", "cei", {"places": 3}), ("时间消耗指数 TEI", "tei", {"places": 3}),
             ("低风险组死亡率 low-risk mortality", "low_risk_mortality", _pct(2))]
     out = ""
