@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 from collections import defaultdict
@@ -313,6 +314,11 @@ def test_bureau_changes_severity_without_code(fresh_url, tmp_path, monkeypatch):
     from drgflow.schemes.terminology import import_terminology
 
     import_terminology(fresh_url)
+    c = _codes(fresh_url)
+    before = _write_cases(tmp_path / "cases_a.csv", [_row(case_id="L0", dx_codes=c["dx"], los_days="9")])
+    res = loader.load_paths([before], url=fresh_url, progress=False)[0]
+    assert (res.rows_accepted, res.rows_quarantined, res.rows_warned) == (0, 1, 0)
+
     doc = yaml.safe_load(validation.CATALOGUE.read_text(encoding="utf-8"))
     for rule in doc["rules"]:
         if rule["id"] == "los_mismatch":
@@ -322,13 +328,17 @@ def test_bureau_changes_severity_without_code(fresh_url, tmp_path, monkeypatch):
     own = tmp_path / "bureau_rules.yml"
     own.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("DRGFLOW_RULES", str(own))
-    c = _codes(fresh_url)
-    f = _write_cases(tmp_path / "cases.csv", [_row(case_id="L1", dx_codes=c["dx"], los_days="9")])
-    res = loader.load_paths([f], url=fresh_url, progress=False)[0]
+    after = _write_cases(tmp_path / "cases_b.csv", [_row(case_id="L1", dx_codes=c["dx"], los_days="9")])
+    res = loader.load_paths([after], url=fresh_url, progress=False)[0]
     assert (res.rows_accepted, res.rows_quarantined, res.rows_warned) == (1, 0, 1)
-    rules = query(fresh_url, "select rule, severity, message from audit.quarantine order by rule")
+    rules = query(fresh_url, "select rule, severity, message from audit.quarantine where batch_id = %s"
+                             " order by rule", (res.batch_id,))
     assert [(r[0], r[1]) for r in rules] == [("los_mismatch", "warn"), ("los_over_limit", "warn")]
     assert "超过3天" in rules[1][2]
+    # the GX suite was rebuilt from the changed catalogue
+    suite = json.loads((validation.gx_output_dir(fresh_url) / "expectations" / "case_rules.json").read_text())
+    severity = {e["kwargs"].get("column"): e.get("severity") for e in suite["expectations"]}
+    assert severity["los_mismatch"] == "warning" and severity["fee_sum_mismatch"] == "critical"
 
 
 def test_cli_load_prints_counts_and_data_docs(fresh_url, tmp_path, use_database, capsys):
