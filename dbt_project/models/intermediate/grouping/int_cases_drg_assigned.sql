@@ -1,6 +1,7 @@
 -- The DRG inside the ADRG: the scheme's DRGs of that ADRG in list order, the first whose CC
 -- condition holds (cc_rule: mcc | mcc_or_cc | any; see ref.scheme_drg and docs/grouping.md).
-{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+-- Ephemeral: inlined into case_grouping, so the traces are not written twice.
+{{ config(materialized='ephemeral') }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
