@@ -373,3 +373,25 @@ def test_sqlalchemy_url_keeps_socket_directory():
     url = validation.sqlalchemy_url("postgresql://postgres@/drgflow?host=/tmp/pg%20sock")
     assert url.startswith("postgresql+psycopg://postgres@/drgflow?") and "host=/tmp/pg" in url.replace("%2F", "/")
     assert validation.sqlalchemy_url("postgresql://u:p@db.example:6543/w") == "postgresql+psycopg://u:p@db.example:6543/w"
+
+
+def test_validate_command_after_load_without_validation(fresh_url, tmp_path, use_database, capsys):
+    use_database(fresh_url)
+    from drgflow.schemes.terminology import import_terminology
+
+    import_terminology(fresh_url)
+    c = _codes(fresh_url)
+    _write_cases(tmp_path / "cases.csv", [_row(case_id="V1", dx_codes=c["dx"]),
+                                          _row(case_id="V2", dx_codes=c["dx"], los_days="70")])
+    assert cli.main(["load", "--no-validate", str(tmp_path / "cases.csv")]) == 0
+    assert query(fresh_url, "select status from audit.batches") == [("loaded",)]
+    capsys.readouterr()
+    assert cli.main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "2 read, 1 accepted, 1 quarantined, 0 warned" in out and "Data Docs:" in out
+    assert query(fresh_url, "select status, rows_accepted, rows_quarantined from audit.batches") == [
+        ("validated", 1, 1)]
+    assert cli.main(["validate"]) == 0
+    assert "no case batch waiting" in capsys.readouterr().out
+    assert cli.main(["rules"]) == 0
+    assert "sex_dx_conflict" in capsys.readouterr().out
