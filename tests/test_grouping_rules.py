@@ -178,3 +178,12 @@ def test_versions_side_by_side(grouped, sample_url):
     counts = group_cases(url, V)
     assert sum(counts.values()) == before
     assert query(url, "select count(*) from marts.case_grouping where scheme_version = 'OTHER'")[0][0] == before
+
+
+def test_cli_group_prints_counts(grouped, sample_url, use_database, capsys):
+    from drgflow.cli import main
+
+    use_database(sample_url)
+    assert main(["group", "--scheme", V]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{V}: ") and " grouped" in out and " ungroupable" in out

@@ -121,13 +121,14 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
         raise UserError(f"{path} is not a grouping pack (no 4_ADRG_DETAIL.txt); see ../shared/schemes/README.md")
     url = url or db.database_url()
     db.init_warehouse(url)
-    sha = pack_sha256(path)
+    rules = supplementary(version)
+    # the fingerprint covers the pack files and the reviewed rules, so editing either re-imports
+    sha = hashlib.sha256((pack_sha256(path) + json.dumps(rules, sort_keys=True, default=str)).encode()).hexdigest()
     with db.connect(url) as conn:
         row = conn.execute("select source_sha256 from ref.scheme_version where scheme_version = %s",
                            (version,)).fetchone()
     if row and row[0] == sha and not force:
         return {"scheme_version": version, "skipped": True, "source": str(path)}
-    rules = supplementary(version)
     pack = load_pack(path, version)
     problems = check_pack(pack, rules)
     if problems:
