@@ -395,3 +395,35 @@ def test_validate_command_after_load_without_validation(fresh_url, tmp_path, use
     assert "no case batch waiting" in capsys.readouterr().out
     assert cli.main(["rules"]) == 0
     assert "sex_dx_conflict" in capsys.readouterr().out
+
+
+def test_cost_outlier_warns_against_last_years_percentile(fresh_url, tmp_path, monkeypatch):
+    from drgflow.schemes.terminology import import_terminology
+
+    import_terminology(fresh_url)
+    doc = yaml.safe_load(validation.CATALOGUE.read_text(encoding="utf-8"))
+    for rule in doc["rules"]:
+        if rule["id"] == "cost_outlier":
+            rule["params"]["min_history"] = 10
+            rule["params"]["percentile"] = 0.9
+    own = tmp_path / "rules.yml"
+    own.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("DRGFLOW_RULES", str(own))
+    dx = _codes(fresh_url)["dx"]
+
+    def case(cid: str, cost: int, year: int) -> dict[str, str]:
+        money = f"{cost}.00"
+        return _row(case_id=cid, dx_codes=dx, total_cost=money, fund_paid="0.00", fee_bed=money,
+                    fee_western_drug="0.00", admit_date=f"{year}-03-01", discharge_date=f"{year}-03-06",
+                    settle_date=f"{year}-03-08")
+
+    history = _write_cases(tmp_path / "cases_2023.csv", [case(f"H{i}", 1000 + 10 * i, 2023) for i in range(20)])
+    first = loader.load_paths([history], url=fresh_url, progress=False)[0]
+    assert any("cost_outlier skipped" in n for n in first.notes)      # no year before 2023
+    current = _write_cases(tmp_path / "cases_2024.csv", [case("N1", 1100, 2024), case("N2", 5000, 2024)])
+    res = loader.load_paths([current], url=fresh_url, progress=False)[0]
+    assert (res.rows_accepted, res.rows_quarantined, res.rows_warned) == (2, 0, 1)
+    (case_id, message), = query(fresh_url, "select case_id, message from audit.quarantine where batch_id = %s",
+                                (res.batch_id,))
+    # percentile_cont(0.9) of 1000 … 1190 = 1171; the group is the principal diagnosis' category
+    assert case_id == "N2" and "5000.00 > 1171.00" in message and f"({dx[:3]})" in message
