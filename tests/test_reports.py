@@ -196,6 +196,8 @@ def test_html_summary_shows_the_workbook_totals(city):
     page = Path(city["monthly"]["statements"]["H2"]["html"]).read_text(encoding="utf-8")
     assert f"{m['p']:,.2f}" in page and f"{m['pts']:,.4f}" in page
     assert "预拨金额 prepayment" in page and "点值" in page
+    workbook = re.search(r'href="([^"]+\.xlsx)"', page).group(1)
+    assert Path(city["monthly"]["statements"]["H2"]["html"]).with_name(workbook).exists()
     a = _rows(url, "select sum(clearing) as c from marts.settlement_annual where settlement_year = %s "
                    "and hospital_id = 'H2'", (YEAR,))[0]
     assert f"{a['c']:,.2f}" in Path(city["annual"]["statements"]["H2"]["html"]).read_text(encoding="utf-8")
@@ -232,6 +234,7 @@ def test_regional_report_has_every_section_and_the_mart_figures(city):
     # self-contained: no script, no external resource
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "@media print" in page
+    assert (Path(city["annual"]["regional"]).parent / "../index.html").resolve() == Path(city["annual"]["index"])
 
 
 def _chromium(page: Path, shot: Path, tmp: Path) -> list[str]:
@@ -332,6 +335,17 @@ def test_cli_report_rebuilds_a_period_and_prints_the_index(city, use_database, m
     assert "drgflow settle --year 2024 --month 7" in capsys.readouterr().err
     with pytest.raises(UserError):
         build_reports("2024-13", city["url"], out_dir=tmp_path, docs=False)
+
+
+def test_write_period_reports_lists_the_files_index_first(city, use_database, monkeypatch, tmp_path):
+    """The form the Airflow publish task (drgflow.airflow.tasks.write_reports) calls."""
+    from drgflow.reports import write_period_reports
+
+    use_database(city["url"])
+    monkeypatch.setenv("DRGFLOW_REPORTS", str(tmp_path))
+    files = write_period_reports(f"{YEAR}-05", docs=False)
+    assert files[0] == str(tmp_path / "index.html") and all(Path(f).exists() for f in files)
+    assert str(tmp_path / f"{YEAR}-05" / f"statement_H2_{YEAR}-05.xlsx") in files
 
 
 def test_rebuilding_is_idempotent(city, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 from drgflow import config, db
 from drgflow.errors import UserError
 
-__all__ = ["build_reports"]
+__all__ = ["build_reports", "write_period_reports"]
 
 
 def data_docs_page(url: str) -> Path | None:
@@ -63,3 +63,11 @@ def build_reports(period: str, url: str | None = None, *, out_dir: Path | None =
         "dbt_docs": str(dbt_docs) if dbt_docs.exists() else None, "data_docs": str(gx) if gx else None,
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def write_period_reports(period: str, url: str | None = None, docs: bool = True) -> list[str]:
+    """build_reports as a flat list of the files written, index page first (the form
+    drgflow.airflow.tasks.write_reports looks for)."""
+    r = build_reports(period, url, docs=docs)
+    files = [r["index"], r["regional"], *(p for f in r["statements"].values() for p in f.values())]
+    return files + [p for p in (r["dbt_docs"], r["data_docs"]) if p]

@@ -346,7 +346,7 @@ def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path
         ("quality", "6. 分组质量 Grouping quality (入组率, RIV, CV)", _quality_section(conn, scheme, year)),
         ("indices", f"7. 医院 CMI 与效率指数 CMI and efficiency indices ({year})", _indices_section(conn, scheme, year)),
     ]
-    nav = "<nav>" + "".join(f"<a href=\"#{k}\">{html.escape(t.split(' ', 1)[1].split(' ')[0])}</a>"
+    nav = "<nav><a href=\"../index.html\">← 报告目录 index</a>" + "".join(f"<a href=\"#{k}\">{html.escape(t.split(' ', 1)[1].split(' ')[0])}</a>"
                             for k, t, _ in sections) + "</nav>"
     body = nav + "".join(f"<section id=\"{k}\"><h2>{html.escape(t)}</h2>{s}</section>" for k, t, s in sections)
     title = f"统筹区结算分析报告 Regional settlement report · {period}"

@@ -279,7 +279,7 @@ def _explanation(monthly: bool) -> str:
 
 
 def write_html(d: dict, path: Path) -> Path:
-    """The HTML version of the summary sheet (same figures, same order)."""
+    """The HTML version of the summary sheet (same figures, same order), linking the workbook beside it."""
     cols = MONTHLY_COLUMNS if d["monthly"] else ANNUAL_COLUMNS
     places = {INT: None, MONEY: 2, POINTS: 4, PV: 6, RATIO: 4, "0.0": 1}
     columns = [(h, k, {"places": places.get(f)} if f else {}) for h, k, f in cols]
@@ -289,7 +289,9 @@ def write_html(d: dict, path: Path) -> Path:
             + html.table(columns, d["summary"], d["total"])
             + "<h2>按病例类型 Points by case type</h2>" + html.table(tcols, d["by_type"], d["type_total"])
             + f"<p>拒收病例 rejected rows in this period: <b>{rejected_count(d)}</b> "
-              f"(明细见工作簿 see the workbook, sheet 拒收病例). 病例明细 {len(d['cases'])} cases in the workbook.</p>"
+              f"(明细见工作簿 see the workbook, sheet 拒收病例). 病例明细 {len(d['cases'])} cases in the workbook: "
+              f"<a href=\"{html.escape(path.with_suffix('.xlsx').name)}\">{html.escape(path.with_suffix('.xlsx').name)}</a>"
+              f"</p>"
             + f"<p class=\"note\">{html.escape(_explanation(d['monthly']))}</p>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html.page(_title(d), body), encoding="utf-8")
