@@ -176,7 +176,7 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
         if sex:
             case(f"{form}:other_sex", dx, px, **{**kw, "sex": 3 - sex})
     for t, members in sorted(pack.cce.items()):
-        if not by_table.get(t):
+        if not by_table.get(t) or not members:
             continue
         p = rng.choice(members)
         same = rng.choice(by_table[t])

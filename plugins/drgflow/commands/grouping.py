@@ -49,6 +49,9 @@ def cmd_scheme_import(args: argparse.Namespace) -> int:
     print(f"{r['scheme_version']}: {r['mdc']} MDC, {r['adrg']} ADRG, {r['drg']} DRG, {r['mcc']} MCC, {r['cc']} CC, "
           f"{r['exclusion_tables']} exclusion tables, {r['ss_valid']} OR procedures; "
           f"QY {'on' if r['qy_enabled'] else 'off'}")
+    if r.get("empty_exclusion_tables"):
+        print("  exclusion tables without members in 7_CCE.txt (they exclude nothing): 表 7-"
+              + ", 7-".join(map(str, r["empty_exclusion_tables"])))
     for kind, u in r["unknown_codes"].items():
         if not u.get("checked"):
             print(f"  {kind} codes not checked: ref.{kind}_catalogue is empty (run `drgflow terminology import`)")

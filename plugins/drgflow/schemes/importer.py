@@ -140,6 +140,8 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
               "mdc": len(pack.mdcs), "adrg": len(pack.adrgs), "drg": len(pack.drgs),
               "mcc": len(pack.mcc), "cc": len(pack.cc), "exclusion_tables": len(pack.cce),
               "ss_valid": len(pack.ss_valid), "qy_enabled": bool(rules.get("qy_enabled")),
+              # warned, not refused: 1.0P prints some tables without members (nothing is excluded there)
+              "empty_exclusion_tables": sorted(t for t, codes in pack.cce.items() if not codes),
               "unknown_codes": unknown_codes(pack, url)}
     with db.transaction(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.scheme'))")
