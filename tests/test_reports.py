@@ -262,8 +262,33 @@ def test_regional_report_renders_in_headless_chromium(city, tmp_path):
     assert _chromium(Path(city["annual"]["regional"]), shot, tmp_path) == []
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 60_000  # a rendered page with charts, not blank
+    # printable: Chromium's print path (A4 via @page) gives a multi-page PDF
+    pdf = tmp_path / "regional.pdf"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'pdf-profile'}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                    Path(city["annual"]["regional"]).resolve().as_uri()], capture_output=True, timeout=120, check=True)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) >= 2
     assert _chromium(Path(city["monthly"]["statements"]["H1"]["html"]), tmp_path / "stmt.png", tmp_path) == []
     assert _chromium(Path(city["annual"]["index"]), tmp_path / "index.png", tmp_path) == []
+
+
+def test_charts_fall_back_to_english_labels_without_the_cjk_font():
+    from drgflow.reports import charts
+
+    assert charts.cjk_available()  # fonts-noto-cjk is installed here and in CI
+    assert charts.label("点值", "point value") == "点值"
+    saved = charts.CJK_FONT
+    try:
+        charts.CJK_FONT = "No Such Font SC"
+        charts.cjk_available.cache_clear()
+        assert charts.label("点值", "point value") == "point value"
+        svg = charts.line_chart(["2024-01", "2024-02"], {"R1": [D("1.5"), None]}, charts.label("点值", "PV"))
+        assert svg.startswith("<svg") and "</svg>" in svg
+    finally:
+        charts.CJK_FONT = saved
+        charts.cjk_available.cache_clear()
+        assert charts.cjk_available()
 
 
 # ------------------------------------------------------------------------------------- index, docs
