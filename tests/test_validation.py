@@ -372,7 +372,8 @@ def test_cli_reports_a_broken_catalogue_without_traceback(fresh_url, tmp_path, u
 def test_sqlalchemy_url_keeps_socket_directory():
     url = validation.sqlalchemy_url("postgresql://postgres@/drgflow?host=/tmp/pg%20sock")
     assert url.startswith("postgresql+psycopg://postgres@/drgflow?") and "host=/tmp/pg" in url.replace("%2F", "/")
-    assert validation.sqlalchemy_url("postgresql://u:p@db.example:6543/w") == "postgresql+psycopg://u:p@db.example:6543/w"
+    plain = validation.sqlalchemy_url("postgresql://u:p@db.example:6543/w")
+    assert plain == "postgresql+psycopg://u:p@db.example:6543/w"
 
 
 def test_validate_command_after_load_without_validation(fresh_url, tmp_path, use_database, capsys):

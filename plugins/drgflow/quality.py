@@ -11,8 +11,8 @@ from drgflow.errors import UserError
 
 QUALITY_MODELS = ("int_quality_case_rows", "hospital_data_quality_rules", "hospital_data_quality")
 SEVERITY_ZH = {"reject": "拒收", "warn": "警告"}
-CASE_HEADERS = ("序号", "批次号", "文件名", "行号", "结算ID", "结算日期", "出院日期", "处理结果", "问题数",
-                "问题说明", "规则编号", "状态")
+CASE_HEADERS = ("序号", "批次号", "文件名", "行号", "结算ID", "结算日期", "出院日期",
+                "处理结果", "问题数", "问题说明", "规则编号", "状态")
 RULE_HEADERS = ("规则编号", "级别", "规则说明", "病例数")
 
 

@@ -177,12 +177,12 @@ def _rule_sql(rule: Rule, ctx: dict[str, Any]) -> str | None:
     if rule.check == "required":
         cols = p["columns"]
         # a list field of separators only ("|") holds no code: empty as well
-        parts = ", ".join(
-            f"case when x.t_{c} is null {'or cardinality(x.' + c[:2] + '_list) = 0' if c in ('dx_codes', 'px_codes') else ''}"
-            f" then {_q(c)} end" for c in cols)
+        empty_list = {"dx_codes": " or cardinality(x.dx_list) = 0", "px_codes": " or cardinality(x.px_list) = 0"}
+        parts = ", ".join(f"case when x.t_{c} is null{empty_list.get(c, '')} then {_q(c)} end" for c in cols)
         return f"nullif(concat_ws(', ', {parts}), '')"
     if rule.check == "required_if":
-        return f"case when ({fill(str(p['when']), p)}) and x.t_{p['column']} is null then {_q(p['column'] + ' empty')} end"
+        return (f"case when ({fill(str(p['when']), p)}) and x.t_{p['column']} is null"
+                f" then {_q(p['column'] + ' empty')} end")
     if rule.check == "parse":
         bad = []
         for c in p["columns"]:
@@ -328,7 +328,8 @@ from (
     # analyze only what the joins need: a full analyze of ~100 columns costs seconds per million rows
     analyze_typed = f"analyze audit.case_typed (source_row, {', '.join('t_' + k for k in dup_keys)}, dx_list)"
     return [*(f"drop table if exists {t}" for t in scratch), typed_sql, analyze_typed,
-            known_sql, "analyze audit.rule_known_codes", unknown_sql, "analyze audit.rule_unknown_codes", dup_sql, "analyze audit.rule_dup_keys",
+            known_sql, "analyze audit.rule_known_codes", unknown_sql, "analyze audit.rule_unknown_codes",
+            dup_sql, "analyze audit.rule_dup_keys",
             "drop table if exists audit.rule_flags", flags_sql, *(f"drop table {t}" for t in scratch)]
 
 
@@ -410,8 +411,9 @@ def _prepare_cost_ref(conn: psycopg.Connection, cat: Catalogue, batch_id: int, c
         " where batch_id = %s and btrim(settle_date) ~ '^[0-9]{4}-'", (batch_id,)).fetchall()]
     if not years:
         return False
-    dx_map = "left join (select distinct on (variant) variant, code from ref.dx_variant_map order by variant, code) m" \
-        " on m.variant = h.principal_raw" if ctx["variant_map"]["dx"] else "left join (select null::text as code) m on false"
+    dx_map = ("left join (select distinct on (variant) variant, code from ref.dx_variant_map"
+              " order by variant, code) m on m.variant = h.principal_raw"
+              if ctx["variant_map"]["dx"] else "left join (select null::text as code) m on false")
     value = str(p["value"])
     group = fill(str(p["group"]), p)
     conn.execute(f"""
@@ -423,7 +425,7 @@ def _prepare_cost_ref(conn: psycopg.Connection, cat: Catalogue, batch_id: int, c
                    h.{value} as val
             from (
                 select audit.parse_date(c.settle_date) as settle_date,
-                       btrim(split_part(c.dx_codes, '|', 1)) as principal_raw,
+                       split_part(replace(c.dx_codes, ' ', ''), '|', 1) as principal_raw,
                        {_typed(str(p['value']), 'money', decimals)} as {p['value']}
                 from raw.cases c
                 where c.batch_id <> %(b)s and left(btrim(c.settle_date), 4)::text = any(%(years)s)
