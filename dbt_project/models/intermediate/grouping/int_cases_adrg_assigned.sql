@@ -20,37 +20,48 @@ with cond as (
 
 list_cond as (
     -- code -> the list conditions it satisfies
-    select l.code, k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
+    select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
     from {{ source('grouping_ref', 'scheme_adrg_code') }} as l
     join cond as k on k.adrg = l.adrg and k.list_no = l.list_no
     where l.scheme_version = {{ v }}
 ),
 
-cases as (
-    select case_key, dx, px, dx[1] as pdx, px[1] as ppx
+cases as not materialized (
+    select case_key, dx, px, dx[1] as pdx, px[1] as ppx, ppx_or
     from {{ ref('int_cases_codes_mapped') }}
     where check_reason is null
 ),
 
+any_dx_entry as (
+    -- cases that can enter an MDC holding an any-diagnosis rule (1.1: MDCP, MDCY): only they are unnested
+    select d.code
+    from {{ source('grouping_ref', 'scheme_mdc_dx') }} as d
+    where d.scheme_version = {{ v }} and d.mdc in (select mdc from cond where cond_kind = 'any_dx')
+),
+
 hits as (
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds, '主诊断 ' || c.pdx as evidence
+    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, '主诊断 ' || c.pdx as evidence
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds, '主手术 ' || c.ppx
+    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, '主手术 ' || c.ppx
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, min(k.n_conds), '诊断 ' || min(x.code)
+    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), '诊断 ' || min(x.code)
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
+    where c.pdx in (select code from any_dx_entry)
+       or (c.ppx_or and exists (select 1 from cond where cond_kind = 'any_dx' and mdc in (
+               select mdc from {{ source('grouping_ref', 'scheme_mdc') }}
+               where scheme_version = {{ v }} and principal_px_or)))
     group by c.case_key, k.adrg, k.alt_no, k.cond_no
 
     union all
-    select c.case_key, k.adrg, k.alt_no, k.cond_no, min(k.n_conds), '手术 ' || min(x.code)
+    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), '手术 ' || min(x.code)
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
@@ -59,7 +70,7 @@ hits as (
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
-    select e.case_key, k.adrg, k.alt_no, k.cond_no, k.n_conds,
+    select e.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds,
            case when k.cond_kind = 'ppx_or' then '主手术为手术室手术' else '无手术室手术' end
     from {{ ref('int_cases_mdc_entered') }} as e
     join cond as k on k.mdc = e.mdc and k.cond_kind in ('ppx_or', 'no_ppx_or')
@@ -67,11 +78,11 @@ hits as (
 ),
 
 matched as (
-    select case_key, adrg, evidence from hits where n_conds = 1
+    select case_key, adrg, mdc, evidence from hits where n_conds = 1
     union all
-    select case_key, adrg, min(evidence)
+    select case_key, adrg, min(mdc), min(evidence)
     from (
-        select case_key, adrg, alt_no, string_agg(evidence, '，' order by cond_no) as evidence
+        select case_key, adrg, min(mdc) as mdc, alt_no, string_agg(evidence, '，' order by cond_no) as evidence
         from hits
         where n_conds > 1
         group by case_key, adrg, alt_no
@@ -90,8 +101,8 @@ adrg as (
 candidates as (
     select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, a.name, a.rule_text, m.evidence
     from matched as m
+    join {{ ref('int_cases_mdc_entered') }} as e on e.case_key = m.case_key and e.mdc = m.mdc
     join adrg as a on a.adrg = m.adrg
-    join {{ ref('int_cases_mdc_entered') }} as e on e.case_key = m.case_key and e.mdc = a.mdc
     where (a.age_days_min is null or e.age_days >= a.age_days_min)
       and (a.age_days_max is null or e.age_days <= a.age_days_max)
       and (a.weight_min is null or e.birth_weight_g >= a.weight_min)
