@@ -234,6 +234,9 @@ def test_regional_report_has_every_section_and_the_mart_figures(city):
     # self-contained: no script, no external resource
     assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "@media print" in page
+    # a monthly report shows the months up to its own: rebuilt later, it reads the same
+    march = Path(city["monthly"]["regional"]).read_text(encoding="utf-8")
+    assert f"{YEAR}-03" in march and f"{YEAR}-05" not in march and f"{YEAR}-05" in page
     assert (Path(city["annual"]["regional"]).parent / "../index.html").resolve() == Path(city["annual"]["index"])
 
 

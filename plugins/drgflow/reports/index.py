@@ -34,7 +34,13 @@ def build_index(root: Path, data_docs: Path | None = None, dbt_docs: Path | None
     docs.append("<li>" + (_link(data_docs, root, "GX 数据质量文档 Great Expectations Data Docs")
                           if data_docs and data_docs.exists() else "GX Data Docs: 尚无校验 no validation run yet")
                 + "</li></ul>")
-    body = ["".join(docs), "<h2>结算报告 Settlement reports</h2>"]
+    latest = []
+    for label, pick in (("最新月度 latest month", lambda n: len(n) == 7), ("最新年度 latest year", lambda n: len(n) == 4)):
+        found = next((n for n in periods if pick(n) and (root / n / f"regional_{n}.html").exists()), None)
+        if found:
+            latest.append(f"<li>{label}: " + _link(root / found / f"regional_{found}.html", root, found) + "</li>")
+    body = ["<h2>最新 Latest</h2><ul>" + "".join(latest) + "</ul>" if latest else "", "".join(docs),
+            "<h2>结算报告 Settlement reports</h2>"]
     if not periods:
         body.append("<p class=\"note\">尚无报告 no reports yet: drgflow report --period YYYY-MM</p>")
     for name in periods:

@@ -66,16 +66,18 @@ def budget_use(conn: psycopg.Connection, period: str) -> list[dict]:
     return found
 
 
-def point_values(conn: psycopg.Connection, year: int) -> tuple[list[str], dict[str, dict[str, Decimal]],
-                                                               dict[str, Decimal]]:
-    """(months, {region: {month: PV}}, {region: annual PV}) for the settlement year."""
+def point_values(conn: psycopg.Connection, year: int, upto: str | None = None
+                 ) -> tuple[list[str], dict[str, dict[str, Decimal]], dict[str, Decimal]]:
+    """(months, {region: {month: PV}}, {region: annual PV}) for the settlement year; a monthly report shows
+    the months up to its own (`upto`), so rebuilding it later gives the same page."""
     monthly = conn.execute("select region_code, period, max(point_value) from marts.settlement_monthly "
-                           "where settlement_year = %s group by 1, 2 order by 2, 1", (year,)).fetchall()
+                           "where settlement_year = %s and period <= %s group by 1, 2 order by 2, 1",
+                           (year, upto or f"{year}-12")).fetchall()
     by_region: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for region, per, pv in monthly:
         by_region[region][per] = pv
     annual = {}
-    if relation_exists(conn, "marts.settlement_annual"):
+    if upto is None and relation_exists(conn, "marts.settlement_annual"):
         annual = dict(conn.execute("select region_code, max(point_value) from marts.settlement_annual "
                                    "where settlement_year = %s group by 1", (year,)).fetchall())
     months = sorted({per for _, per, _ in monthly})
@@ -220,8 +222,8 @@ def _budget_section(period: str, budget: list[dict], monthly: bool) -> str:
     return html.cards(cards) + html.table(cols, budget, total) + f"<p class=\"note\">{html.escape(note)}</p>"
 
 
-def _pv_section(conn: psycopg.Connection, year: int) -> str:
-    months, by_region, annual = point_values(conn, year)
+def _pv_section(conn: psycopg.Connection, year: int, upto: str | None) -> str:
+    months, by_region, annual = point_values(conn, year, upto)
     if not months:
         return NO_DATA
     regions = sorted(by_region)
@@ -232,7 +234,9 @@ def _pv_section(conn: psycopg.Connection, year: int) -> str:
     cols = [("月份 month", "month", {})] + [(f"{r} 点值 PV", r, {"places": 6}) for r in regions]
     data = [{"month": m, **{r: by_region[r].get(m) for r in regions}} for m in months]
     total = {"month": "年度 annual", **annual} if annual else None
-    return html.figure(svg, "每月点值按统筹区; 虚线为年度点值。 Monthly point value per region; dashed: annual.") + \
+    caption = "每月点值按统筹区; 虚线为年度点值。 Monthly point value per region; dashed: annual." if annual else \
+        "每月点值按统筹区 (截至本月)。 Monthly point value per region, up to this month."
+    return html.figure(svg, caption) + \
         html.table(cols, data, total)
 
 
@@ -339,7 +343,7 @@ def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path
     kind = "月度预结算 monthly pre-settlement" if monthly else "年度清算 annual settlement"
     sections = [
         ("budget", "1. 预算使用 Budget use", _budget_section(period, budget_use(conn, period), monthly)),
-        ("pv", f"2. 点值 Point values by month ({year})", _pv_section(conn, year)),
+        ("pv", f"2. 点值 Point values by month ({year})", _pv_section(conn, year, period if monthly else None)),
         ("points", "3. 医院点数与病例类型 Points by hospital and case type", _points_section(points_by_hospital(conn, period))),
         ("drgs", "4. 主要病组 Top DRGs", _top_section(conn, period)),
         ("cost", "5. 费用结构 Cost structure", _cost_section(conn, period)),
