@@ -187,3 +187,14 @@ def test_cli_group_prints_counts(grouped, sample_url, use_database, capsys):
     assert main(["group", "--scheme", V]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{V}: ") and " grouped" in out and " ungroupable" in out
+
+
+def test_dbt_data_tests_pass(grouped, sample_url):
+    """The generic and singular dbt tests on the grouping models (keys, accepted values, status consistency)."""
+    from drgflow.transform import run_dbt
+
+    results = run_dbt(["test", "--select", "+case_grouping", "--exclude", "stg_raw__cases"], url=sample_url,
+                      vars={"scheme_version": V})
+    names = {r.node.name for r in results.results}
+    assert any("assert_case_grouping_status_consistent" in n for n in names)
+    assert [(r.node.name, str(r.status)) for r in results.results if str(r.status) not in ("pass", "success")] == []
