@@ -21,8 +21,10 @@ from drgflow.transform import run_dbt
 
 SEEDS = ["policy_parameters", "policy_high_ratio_tiers", "policy_assessment_bands",
          "policy_bed_day_categories", "policy_per_diem_standards"]
-#: views rebuilt by every run so they carry the run's year and scheme
-SHARED_VIEWS = ["int_parameters_resolved", "int_case_groups_selected", "int_case_bed_day_matched"]
+#: rebuilt by every run so they carry the run's year, month and scheme (int_cases_in_scope is the run's one
+#: read of the staging view; the checks below query it)
+SHARED_VIEWS = ["int_parameters_resolved", "int_case_groups_selected", "int_cases_in_scope",
+                "int_settlement_cases_selected", "int_case_bed_day_matched"]
 CALIBRATE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/statistics", "path:models/marts/coefficients",
                     "path:models/marts/statistics", "path:tests/statistics"]
 SETTLE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/settlement", "path:models/marts/settlement",
@@ -105,7 +107,7 @@ def _prepare(url: str, year: int, month: int | None) -> None:
     with db.connect(url) as conn:
         if not _relation_exists(conn, "marts.case_grouping"):
             raise UserError("marts.case_grouping does not exist: run drgflow group first")
-    # one dbt invocation for all three; tests run with the models that use them
+    # one dbt invocation for all three (the main build excludes SHARED_VIEWS: they are built here once)
     run_dbt(["build", "--select", "path:models/staging", *SEEDS, *SHARED_VIEWS,
              "--exclude-resource-type", "test", "unit_test"], url=url, vars=_vars(year, month))
 
@@ -127,7 +129,8 @@ def _input_batches(conn: psycopg.Connection, run_id: int, year_from: int, year_t
     where = "settle_year between %s and %s" + (" and settle_period = %s" if period else "")
     args: tuple = (year_from, year_to, period) if period else (year_from, year_to)
     inputs = {
-        "cases": (f"select batch_id, count(*) from staging.stg_raw__cases where {where} group by batch_id", args),
+        "cases": (f"select batch_id, count(*) from intermediate.int_cases_in_scope where {where} group by batch_id",
+                  args),
         "hospitals": ("select batch_id, count(*) from staging.stg_raw__hospitals group by batch_id", ()),
         "budgets": ("select batch_id, count(*) from staging.stg_raw__budgets where year = %s group by batch_id",
                     (year_to,)),
@@ -179,14 +182,15 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
         scheme, params = _check_parameters(conn)
         first, last = params["settlement_year"] - params["base_years"], params["settlement_year"] - 1
         n_base = conn.execute(
-            """select count(*) from staging.stg_raw__cases c
+            """select count(*) from intermediate.int_cases_in_scope c
                join intermediate.int_case_groups_selected g using (hospital_id, case_id)
                where c.settle_year between %s and %s and g.group_status = 'grouped'""",
             (first, last)).fetchone()[0]
         if n_base == 0:
             raise UserError(f"empty base period for {year}: no grouped cases in {first}–{last} under scheme "
                             f"{scheme} (load those years and run drgflow group)")
-        run_dbt(["build", "--select", *CALIBRATE_SELECT, *NO_UNIT_TESTS], url=url, vars=_vars(year, None))
+        run_dbt(["build", "--select", *CALIBRATE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS], url=url,
+                vars=_vars(year, None))
         counts = _input_batches(conn, run_id, first, last, None)
         drg_count, a_all = conn.execute(
             "select count(*), max(all_mean_cost) from marts.drg_base_points where settlement_year = %s",
@@ -243,7 +247,8 @@ def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
             _prepare(url, year, month)
             scheme, params = _check_parameters(conn)
             _check_settlement_inputs(conn, year, month, scheme)
-            run_dbt(["build", "--select", *SETTLE_SELECT, *NO_UNIT_TESTS], url=url, vars=_vars(year, month))
+            run_dbt(["build", "--select", *SETTLE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS], url=url,
+                    vars=_vars(year, month))
             _protect_closed_rows(conn)
             counts = _input_batches(conn, run_id, year, year, period if month else None)
             scope = "settlement_year = %s" + (" and period = %s" if month else "")
@@ -275,11 +280,11 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
     grouping, hospitals outside the registry."""
     where = "c.settle_year = %s" + (" and c.settle_period = %s" if month else "")
     args: tuple = (year, _period(year, month)) if month else (year,)
-    n = conn.execute(f"select count(*) from staging.stg_raw__cases c where {where}", args).fetchone()[0]
+    n = conn.execute(f"select count(*) from intermediate.int_cases_in_scope c where {where}", args).fetchone()[0]
     if n == 0:
         raise UserError(f"no accepted cases settled in {_period(year, month)}")
     missing = [r[0] for r in conn.execute(
-        f"""select distinct c.region_code from staging.stg_raw__cases c
+        f"""select distinct c.region_code from intermediate.int_cases_in_scope c
             where {where} and not exists (select 1 from staging.stg_raw__budgets b
                                           where b.region_code = c.region_code and b.year = %s
                                             and b.fund_budget is not null)
@@ -288,7 +293,7 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
         raise UserError(f"missing fund budget for region(s) {', '.join(map(str, missing))} in {year} "
                         f"(load budgets.csv with region_code, year, fund_budget)")
     ungrouped = conn.execute(
-        f"""select count(*) from staging.stg_raw__cases c where {where}
+        f"""select count(*) from intermediate.int_cases_in_scope c where {where}
             and not exists (select 1 from intermediate.int_case_groups_selected g
                             where g.hospital_id = c.hospital_id and g.case_id = c.case_id)""",
         args).fetchone()[0]
@@ -296,7 +301,7 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
         raise UserError(f"{ungrouped} case(s) of {_period(year, month)} have no grouping under scheme {scheme}: "
                         f"run drgflow group --scheme {scheme}")
     unknown = [r[0] for r in conn.execute(
-        f"""select distinct c.hospital_id from staging.stg_raw__cases c where {where}
+        f"""select distinct c.hospital_id from intermediate.int_cases_in_scope c where {where}
             and not exists (select 1 from staging.stg_raw__hospitals h where h.hospital_id = c.hospital_id
                             and h.level is not null)
             order by 1 limit 10""", args).fetchall()]

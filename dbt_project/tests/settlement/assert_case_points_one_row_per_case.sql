@@ -1,12 +1,13 @@
 -- settlement-spec §4 invariant: every accepted case of the settled period (the month, or the year without
--- settlement_month) has exactly one case_points row, and case_points has no case outside it.
+-- settlement_month) has exactly one case_points row, and case_points has no case outside it. The accepted
+-- cases are read from int_cases_in_scope, the run's one copy of staging.stg_raw__cases (the view is costly).
 {{ config(severity='error', tags=['severity_error', 'invariant']) }}
 {%- set y = var('settlement_year') %}
 {%- set m = var('settlement_month') %}
 
 with cases as (
     select hospital_id, case_id
-    from {{ ref('stg_raw__cases') }}
+    from {{ ref('int_cases_in_scope') }}
     where settle_year = {{ y or 'null' }}
     {%- if m %} and settle_period = '{{ "%04d-%02d" | format(y | int, m | int) }}'{% endif %}
 ),

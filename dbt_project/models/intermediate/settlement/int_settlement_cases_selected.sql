@@ -1,8 +1,6 @@
 -- settlement-spec §1 / §4: the cases a settlement run settles: accepted cases (latest version) whose settle_date
--- falls in settlement year Y, and in month M when the run has settlement_month. Only the columns the
--- settlement needs (no code arrays), so the settlement models stay narrow and testable.
+-- falls in settlement year Y, and in month M when the run has settlement_month.
 {{ config(materialized='view') }}
-{%- set month = var('settlement_month') %}
 
 select
     c.hospital_id,
@@ -16,9 +14,6 @@ select
     c.fund_paid,
     c.personal_paid,
     c.los_days
-from {{ ref('stg_raw__cases') }} as c
+from {{ ref('int_cases_in_scope') }} as c
 cross join {{ ref('int_parameters_resolved') }} as p
 where c.settle_year = p.settlement_year
-{%- if month %}
-  and c.settle_period = to_char(make_date(p.settlement_year, {{ month | int }}, 1), 'YYYY-MM')
-{%- endif %}

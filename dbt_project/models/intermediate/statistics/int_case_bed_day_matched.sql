@@ -1,7 +1,8 @@
 -- settlement-spec §4.2 / §8: bed-day (床日) test on the principal diagnosis (first code of dx_codes), for the
 -- cases of settlement year Y and its base years. range rows compare the three-character category, prefix rows
 -- the code's start; dots are ignored on both sides (Z51.5 matches Z51.500 and Z515). LOS and group status play
--- no part. One row per bed-day case: the matching category with the lowest priority.
+-- no part. One row per bed-day case: the matching category with the lowest priority. Covers the run's cases
+-- (int_cases_in_scope: base years and Y, or the month).
 {{ config(materialized='view') }}
 
 with p as (
@@ -21,11 +22,9 @@ categories as (
 
 cases as (
     select c.hospital_id, c.case_id, c.settle_year,
-           upper(replace(btrim(c.dx_codes[1]), '.', '')) as principal_dx
-    from {{ ref('stg_raw__cases') }} as c
-    cross join p
-    where c.settle_year between p.base_year_first and p.settlement_year
-      and c.dx_codes[1] is not null
+           upper(replace(btrim(c.principal_dx), '.', '')) as principal_dx
+    from {{ ref('int_cases_in_scope') }} as c
+    where c.principal_dx is not null
 )
 
 select distinct on (c.hospital_id, c.case_id)
