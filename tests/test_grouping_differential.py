@@ -183,6 +183,11 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
         other = rng.choice(mcc + cc)
         case(f"exclusion:7-{t}:same", [p, same], [])
         case(f"exclusion:7-{t}:mixed", [p, same, other], [rng.choice(ss)] if rng.random() < .3 else [])
+    # the pack's few non-catalogue codes (the variant map would send them elsewhere) as principal diagnoses
+    for c in ("K43.900", "K43.902", "P78.300x004"):
+        if c in all_pdx:
+            case("scheme_code_not_in_catalogue", [c], [], age=0 if c[0] == "P" else 45,
+                 age_days=10 if c[0] == "P" else None, weight=3000 if c[0] == "P" else None)
     for _ in range(n_random):
         px = rng.sample(ss, rng.randint(0, 2)) if rng.random() < .6 else []
         case("random", [rng.choice(all_pdx)] + rng.sample(mcc + cc, rng.randint(0, 4)), px,
@@ -198,6 +203,11 @@ def test_differential_against_reference_grouper(fresh_url, shared_dir, tmp_path,
     term = shared_dir / "terminology"
     dx_map = dict(line.split(" ", 1) for line in (term / "icd10_yb2.0_variant_map.txt").read_text(encoding="utf-8").split("\n") if " " in line)
     dx_map.update({line.split(" ", 1)[0]: line.split(" ", 1)[0] for line in (term / "icd10_yb2.0.txt").read_text(encoding="utf-8").split("\n") if " " in line})
+    # codes the scheme lists are grouped as coded (see int_cases_codes_mapped)
+    scheme_codes = {c for m in pack.mdcs.values() for c in m.principal_dx} | set(pack.mcc) | set(pack.cc)
+    scheme_codes |= {c for a in pack.adrgs.values() for s in a.sections for c in s.codes}
+    scheme_codes |= {c for codes in pack.cce.values() for c in codes}
+    dx_map.update({c: c for c in scheme_codes})
     ref = RefGrouper(pack, supplementary(VERSION), {k: v.strip() for k, v in dx_map.items()})
     rng = random.Random(seed)
     cases = generate(pack, rng)

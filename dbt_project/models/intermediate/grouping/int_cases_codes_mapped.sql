@@ -13,13 +13,37 @@ with cases as (
     from {{ ref('stg_raw__cases') }}
 ),
 
+scheme_dx as (
+    -- codes the scheme itself lists are grouped as coded, never remapped (the pack has a few
+    -- non-catalogue codes, e.g. P78.300x004 on the MDCP list, that the variant map sends elsewhere)
+    select code from {{ source('grouping_ref', 'scheme_mdc_dx') }} where scheme_version = {{ v }}
+    union
+    select code from {{ source('grouping_ref', 'scheme_adrg_code') }} where scheme_version = {{ v }}
+    union
+    select code from {{ source('grouping_ref', 'scheme_cc') }} where scheme_version = {{ v }}
+    union
+    select code from {{ source('grouping_ref', 'scheme_cce') }} where scheme_version = {{ v }}
+),
+
+scheme_px as (
+    select code from {{ source('grouping_ref', 'scheme_adrg_code') }} where scheme_version = {{ v }}
+    union
+    select code from {{ source('grouping_ref', 'scheme_ss_valid') }} where scheme_version = {{ v }}
+),
+
 maps as (
     -- the maps as in-memory jsonb objects: a key lookup per code is ~3x faster than an index probe
     select
-        coalesce((select jsonb_object_agg(variant, code) from {{ source('grouping_ref', 'dx_variant_map') }}),
-                 '{}'::jsonb) as dxm,
-        coalesce((select jsonb_object_agg(variant, code) from {{ source('grouping_ref', 'px_variant_map') }}),
-                 '{}'::jsonb) as pxm,
+        coalesce((select jsonb_object_agg(variant, code) from (
+                      select variant, code from {{ source('grouping_ref', 'dx_variant_map') }}
+                      where variant not in (select code from scheme_dx)
+                      union all
+                      select code, code from scheme_dx) as m), '{}'::jsonb) as dxm,
+        coalesce((select jsonb_object_agg(variant, code) from (
+                      select variant, code from {{ source('grouping_ref', 'px_variant_map') }}
+                      where variant not in (select code from scheme_px)
+                      union all
+                      select code, code from scheme_px) as m), '{}'::jsonb) as pxm,
         coalesce((select jsonb_object_agg(code, true) from {{ source('grouping_ref', 'scheme_ss_valid') }}
                   where scheme_version = {{ v }}), '{}'::jsonb) as ss
 )
