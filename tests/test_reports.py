@@ -19,7 +19,7 @@ from conftest import _create_database, _drop_database
 from openpyxl import load_workbook
 from settlement_fixture import build_city
 
-from drgflow import cli, config, contract, db, loader, settlement
+from drgflow import cli, config, contract, db, loader, quality, settlement
 from drgflow.errors import UserError
 from drgflow.reports import build_reports
 
@@ -84,6 +84,7 @@ def city(tmp_path_factory):
     import_terminology(url)
     bad = loader.load_paths([_write_bad_rows(tmp / "bad", url)], url=url, progress=False)[0]
     assert (bad.rows_accepted, bad.rows_quarantined) == (0, len(BAD_ROWS))  # rejected for real, by validation
+    quality.build_quality_marts(url)  # so the dbt docs check covers the quality marts too
     out = tmp / "reports"
     monthly = build_reports(f"{YEAR}-03", url, out_dir=out, docs=False)
     annual = build_reports(str(YEAR), url, out_dir=out)
@@ -320,7 +321,8 @@ def test_dbt_docs_describe_every_mart_and_column(city):
     marts = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["schema"] == "marts"}
     built = {uid for uid in marts if uid in catalog["nodes"]}
     assert {"case_points", "settlement_monthly", "settlement_annual", "drg_base_points", "hospital_performance",
-            "grouping_quality", "drg_year_stats", "hospital_coefficients"} <= {marts[u]["name"] for u in built}
+            "grouping_quality", "drg_year_stats", "hospital_coefficients", "case_grouping", "hospital_data_quality",
+            "hospital_data_quality_rules"} <= {marts[u]["name"] for u in built}
     undocumented = [marts[uid]["name"] for uid in marts if not marts[uid]["description"].strip()]
     missing = [f"{marts[uid]['name']}.{col}" for uid in built for col in catalog["nodes"][uid]["columns"]
                if not (marts[uid]["columns"].get(col, {}).get("description") or "").strip()]
