@@ -2,7 +2,8 @@
 -- principal diagnosis is never a secondary) on the MCC or CC list counts unless the principal
 -- diagnosis belongs to the same exclusion table (表 7-N) as that code. mcc > cc > none.
 -- Only cases with at least one MCC/CC secondary diagnosis get a row.
-{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+-- Ephemeral: computed inside case_grouping's query, so its per-case text is not written twice.
+{{ config(materialized='ephemeral') }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

@@ -7,6 +7,7 @@
     incremental_strategy='delete+insert',
     unique_key='scheme_version',
     on_schema_change='fail',
+    pre_hook=["set local work_mem = '256MB'"],
     post_hook=["analyze {{ this }}"]
 ) }}
 
