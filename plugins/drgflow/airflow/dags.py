@@ -33,12 +33,29 @@ START = pendulum.datetime(2016, 1, 1, tz=TZ)
 
 # dbt selections (dbt selector syntax) of each DAG's Cosmos task groups
 GROUPING_SELECT = ["+case_grouping"]
-#: views every settlement run rebuilds so they carry the run's year and scheme (as drgflow.settlement does)
-SHARED_VIEWS = ["int_parameters_resolved", "int_case_groups_selected", "int_case_bed_day_matched"]
-MONTHLY_SELECT = [*SHARED_VIEWS, "path:models/intermediate/settlement", "case_points", "settlement_monthly"]
-ANNUAL_SELECT = [*SHARED_VIEWS, "path:models/intermediate/settlement", "case_points", "settlement_annual"]
-CALIBRATION_SELECT = [*SHARED_VIEWS, "path:models/intermediate/statistics", "path:models/marts/coefficients",
-                      "path:models/marts/statistics"]
+
+
+def _shared_views() -> list[str]:
+    """The views every settlement run rebuilds with its year and scheme: drgflow.settlement's list, so the DAGs
+    follow the settlement module as its models change."""
+    try:
+        from drgflow.settlement import SHARED_VIEWS
+    except ImportError:  # settlement module not in this checkout: the views of issue 6
+        return ["int_parameters_resolved", "int_case_groups_selected", "int_case_bed_day_matched"]
+    return list(SHARED_VIEWS)
+
+
+def monthly_select() -> list[str]:
+    return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_monthly"]
+
+
+def annual_select() -> list[str]:
+    return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_annual"]
+
+
+def calibration_select() -> list[str]:
+    return [*_shared_views(), "path:models/intermediate/statistics", "path:models/marts/coefficients",
+            "path:models/marts/statistics"]
 
 
 def default_args() -> dict[str, Any]:
@@ -121,7 +138,8 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
         dag_id=dag_id, description=description, schedule=timetable, start_date=START, catchup=False,
         max_active_runs=1, default_args=default_args(), tags=["drgflow", "settlement"],
         params={"close_period": Param(close_default, type="boolean",
-                                      description="close the period after publishing (its figures become final)")},
+                                      description="close the period after publishing (its figures become final)"),
+                "dbt_docs": Param(True, type="boolean", description="regenerate dbt docs with the reports")},
     ) as dag:
         period = _period_task(kind, "months_closed" if kind == "calibration" else "closed")
 
@@ -168,7 +186,9 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
 
             @task(outlets=[asset])
             def publish(period: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-                return tasks.publish(period, close=bool((params or {}).get("close_period", close_default)))
+                params = params or {}
+                return tasks.publish(period, close=bool(params.get("close_period", close_default)),
+                                     docs=bool(params.get("dbt_docs", True)))
 
             recorded = record(period)
             checked >> recorded >> publish(period)
@@ -179,7 +199,7 @@ def monthly_settlement_dag(select: list[str] | None = None, grouping_select: lis
     return _settlement_dag(
         "monthly_settlement", "monthly", PeriodTimetable("month", delay_days=4, delay_hours=3),
         "Monthly pre-settlement of the previous month (5th 03:00 Asia/Shanghai)",
-        select or MONTHLY_SELECT, SETTLEMENT_MONTHLY_ASSET,
+        select or monthly_select(), SETTLEMENT_MONTHLY_ASSET,
         GROUPING_SELECT if grouping_select is None else grouping_select, close_default=True)
 
 
@@ -187,7 +207,7 @@ def annual_calibration_dag(select: list[str] | None = None, grouping_select: lis
     return _settlement_dag(
         "annual_calibration", "calibration", PeriodTimetable("year", delay_days=5, delay_hours=3),
         "Calibration (base points, coefficients) of the new year, 6 January 03:00 Asia/Shanghai",
-        select or CALIBRATION_SELECT, CALIBRATION_ASSET,
+        select or calibration_select(), CALIBRATION_ASSET,
         GROUPING_SELECT if grouping_select is None else grouping_select, close_default=False)
 
 
@@ -196,5 +216,5 @@ def annual_settlement_dag(select: list[str] | None = None, grouping_select: list
         "annual_settlement", "annual", PeriodTimetable("year", delay_months=2, delay_days=0, delay_hours=3),
         "Annual settlement of the previous year, early March 03:00 Asia/Shanghai (after December's "
         "pre-settlement and the assessment scores)",
-        select or ANNUAL_SELECT, SETTLEMENT_ANNUAL_ASSET,
+        select or annual_select(), SETTLEMENT_ANNUAL_ASSET,
         GROUPING_SELECT if grouping_select is None else grouping_select, close_default=True)

@@ -8,6 +8,7 @@ in the worker) and the run's period as dbt vars (the `period` task's XCom).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import subprocess
 import sys
@@ -30,25 +31,29 @@ def manifest_dir() -> Path:
     return path
 
 
-def _newest_project_file(project: Path) -> float:
-    newest = 0.0
-    for pattern in _PROJECT_GLOBS:
-        for f in project.glob(pattern):
-            if f.is_file():
-                newest = max(newest, f.stat().st_mtime)
-    return newest
+def project_hash(project: Path | None = None) -> str:
+    """sha256 over the dbt project's files (names and contents): what the manifest was parsed from."""
+    project = project or config.dbt_project_dir()
+    digest = hashlib.sha256()
+    files = sorted({f for pattern in _PROJECT_GLOBS for f in project.glob(pattern) if f.is_file()})
+    for f in files:
+        digest.update(str(f.relative_to(project)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def ensure_manifest() -> Path:
-    """manifest.json of the dbt project, re-parsed (about 7 s) only when a project file changed."""
+    """manifest.json of the dbt project, re-parsed with `dbt parse` (about 7 s) only when the project's
+    content changed since the last parse (a content hash, so a checkout or copy that only touches mtimes
+    does not trigger a parse)."""
     project = config.dbt_project_dir()
     out = manifest_dir()
-    manifest = out / "manifest.json"
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file(project):
+    manifest, stamp = out / "manifest.json", out / "manifest.sha256"
+    current = project_hash(project)
+    if manifest.exists() and stamp.exists() and stamp.read_text().strip() == current:
         return manifest
     with open(out / ".lock", "w") as lock:  # three DAG files may be parsed at once
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file(project):
+        if manifest.exists() and stamp.exists() and stamp.read_text().strip() == current:
             return manifest
         # `dbt parse` renders the profile but never connects: placeholder connection values suffice
         env = {**os.environ, "DRGFLOW_DB_HOST": "parse-only", "DRGFLOW_DB_USER": "parse-only",
@@ -61,6 +66,7 @@ def ensure_manifest() -> Path:
         if done.returncode != 0:
             raise RuntimeError(f"dbt parse failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
         os.replace(tmp / "manifest.json", manifest)
+        stamp.write_text(current + "\n")
     return manifest
 
 

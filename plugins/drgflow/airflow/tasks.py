@@ -207,17 +207,18 @@ def record_calibration(period: dict[str, Any], url: str | None = None) -> dict[s
     return _jsonable(fn(int(period["settlement_year"]), url=url or db.database_url()))
 
 
-def publish(period: dict[str, Any], close: bool, url: str | None = None) -> dict[str, Any]:
+def publish(period: dict[str, Any], close: bool, docs: bool = True, url: str | None = None) -> dict[str, Any]:
     """Publish a checked period: write its reports and (by default) close it so its figures become final."""
     url = url or db.database_url()
-    out: dict[str, Any] = {"period": period["period"], "reports": write_reports(period, url)}
+    out: dict[str, Any] = {"period": period["period"], "reports": write_reports(period, url, docs=docs)}
     if close:
         out["close"] = _jsonable(require("settlement", "close_period")(period["period"], url=url))
     return out
 
 
-def write_reports(period: dict[str, Any], url: str | None = None) -> list[str]:
-    """The period's reports: drgflow.reports when it exists, else CSV extracts of the period's marts."""
+def write_reports(period: dict[str, Any], url: str | None = None, docs: bool = True) -> list[str]:
+    """The period's reports (drgflow.reports: statements, regional report, index, dbt docs when `docs`);
+    CSV extracts of the period's marts when that module is not in the checkout."""
     url = url or db.database_url()
     try:
         from drgflow import reports  # type: ignore[attr-defined]
@@ -225,7 +226,7 @@ def write_reports(period: dict[str, Any], url: str | None = None) -> list[str]:
         reports = None
     fn = getattr(reports, "write_period_reports", None) if reports else None
     if fn is not None:
-        return [str(p) for p in fn(period["period"], url=url)]
+        return [str(p) for p in fn(period["period"], url=url, docs=docs)]
     folder = config.reports_dir() / period["period"]
     folder.mkdir(parents=True, exist_ok=True)
     year = int(period["settlement_year"])
