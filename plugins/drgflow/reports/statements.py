@@ -263,6 +263,12 @@ def write_workbook(d: dict, path: Path) -> Path:
     rs.freeze_panes = "A2"
     for i, width in enumerate((8, 26, 8, 14, 13, 24, 60, 10, 10, 18), start=1):
         rs.column_dimensions[get_column_letter(i)].width = width
+    for sheet in wb.worksheets:  # printed statements: landscape, one page wide
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    cs.print_title_rows = "1:1"
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
