@@ -297,6 +297,7 @@ def generate_year(year: int, n: int, first_year: int, templates: list[Template],
 
     principal = _draw(rng, [t.dx for t in templates], tmpl)
     zmask = np.array([bool(templates[k].regions) for k in tmpl])
+    male_only, female_only = _sex_specific(pack)
     rows: list[list[str]] = []
     patients = max(int(n * 0.75), 1)
     patient_no = rng.integers(0, patients, n)
@@ -310,6 +311,14 @@ def generate_year(year: int, n: int, first_year: int, templates: list[Template],
             a, b = rng.choice(len(t.regions), 2, replace=False)
             dx = [str(t.regions[a][int(sec_pick[i, 0] * len(t.regions[a]))]),
                   str(t.regions[b][int(sec_pick[i, 1] * len(t.regions[b]))])]
+        # a principal diagnosis that only the male (MDCM) or female (MDCN, MDCO) lists hold decides the sex
+        if dx[0] in male_only:
+            sex[i] = 1
+        elif dx[0] in female_only or dx[0].startswith("O"):
+            sex[i] = 2
+        if dx[0].startswith("P") and age[i] != 0:   # perinatal conditions are diagnosed in infants
+            age[i], age_days[i] = 0, int(sec_pick[i, 7] * 28)
+            weight[i] = 2500 + int(sec_pick[i, 6] * 1800)
         for j in range(int(n_sec[i])):
             pool = common
             if j == 0 and has_mcc[i]:
@@ -338,6 +347,15 @@ def generate_year(year: int, n: int, first_year: int, templates: list[Template],
 
 
 COL = {c: i for i, c in enumerate(contract.CASE_COLUMNS)}
+
+
+def _sex_specific(pack: Pack) -> tuple[set[str], set[str]]:
+    """Principal diagnoses that only a sex-specific MDC accepts (a case of the other sex cannot group)."""
+    other = {c for m in pack.mdcs.values() if m.code not in "AMNOPYZ" for c in m.principal_dx}
+    male = set(pack.mdcs["M"].principal_dx) if "M" in pack.mdcs else set()
+    female = set(pack.mdcs["N"].principal_dx) if "N" in pack.mdcs else set()
+    female |= set(pack.mdcs["O"].principal_dx) if "O" in pack.mdcs else set()
+    return male - other - female, female - other - male
 
 
 def _inject(rows: list[list[str]], kind: str, i: int, rng: np.random.Generator, ctx: dict) -> tuple[str, str]:
@@ -421,8 +439,8 @@ def _defect_context(pack: Pack, rng: np.random.Generator) -> tuple[dict, list[st
         if cand not in known:
             ctx["unknown_px"] = cand
             break
-    sex_codes = [(c, 1) for c in (pack.mdcs["M"].principal_dx[:50] if "M" in pack.mdcs else [])]
-    sex_codes += [(c, 2) for c in (pack.mdcs["N"].principal_dx[:50] if "N" in pack.mdcs else [])]
+    male_only, female_only = _sex_specific(pack)
+    sex_codes = [(c, 1) for c in sorted(male_only)[:50]] + [(c, 2) for c in sorted(female_only)[:50]]
     ctx["sex_codes"] = sex_codes
     invalid = sorted(c for c in known if c[:3] in ("B95", "B96", "B97", "B98") and len(c) >= 7)
     ctx["invalid_principal"] = invalid[0] if invalid else None

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from drgflow import config, db, generate, loader, transform
+from drgflow.errors import UserError
 
 DEMO_YEARS = [2021, 2022, 2023, 2024]
 
@@ -32,7 +33,8 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     t = _step("load and validate")
     results = loader.load_paths([data], url, progress=False)
     cases = [r for r in results if r.kind == "cases"]
-    notes = sorted({n for r in cases for n in r.notes})
+    # per-batch notes (timings, one Data Docs page per batch) would drown the summary: keep the rest
+    notes = sorted({n for r in cases for n in r.notes if not n.startswith(("validated ", "Data Docs:"))})
     t = _step("build staging (dbt)")
     transform.run_dbt(["run", "--select", "staging"], url=url)
     out = {
@@ -48,6 +50,84 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     }
     with db.connect(url) as conn:
         out["cases_in_staging"] = conn.execute("select count(*) from staging.stg_raw__cases").fetchone()[0]
+    year = DEMO_YEARS[-1]
+    from drgflow import grouping, settlement
+    from drgflow.reports import build_reports
+
+    t = _step(f"group with {version}")
+    out["grouping"] = grouping.group_cases(url, scheme_for_year(year, url))
+    t = _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
+    calibration = settlement.calibrate(year, url) if not _calibrated(url, year) else None
+    for month in range(1, 13):
+        t = _step(f"monthly pre-settlement {year}-{month:02d}")
+        if not _closed(url, f"{year}-{month:02d}"):
+            settlement.settle(year, month, url)
+            settlement.close_period(f"{year}-{month:02d}", url)
+    t = _step(f"annual settlement {year}")
+    if not _closed(url, str(year)):
+        settlement.settle(year, None, url)
+    t = _step("reports")
+    reports = build_reports(str(year), url)
+    out["settlement"] = _settlement_summary(url, year)
+    out["calibration"] = calibration
+    out["reports"] = reports["index"]
+    out["data_docs"] = reports.get("data_docs")
+    return out
+
+
+def _calibrated(url: str, year: int) -> bool:
+    with db.connect(url) as conn:
+        return bool(conn.execute("select to_regclass('audit.calibrations') is not null").fetchone()[0] and
+                    conn.execute("select 1 from audit.calibrations where settlement_year = %s",
+                                 (year,)).fetchone())
+
+
+def _closed(url: str, period: str) -> bool:
+    with db.connect(url) as conn:
+        if not conn.execute("select to_regclass('audit.periods') is not null").fetchone()[0]:
+            return False
+        row = conn.execute("select status from audit.periods where period = %s", (period,)).fetchone()
+    return bool(row and row[0] == "closed")
+
+
+def _settlement_summary(url: str, year: int) -> list[str]:
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            """select region_code, count(*), sum(case_count), max(point_value), sum(payable), sum(prepaid),
+                      sum(clearing)
+               from marts.settlement_annual where settlement_year = %s group by 1 order by 1""", (year,)).fetchall()
+    return [f"region {r}: {h} hospitals, {n:,} cases, point value {pv:.4f} yuan/point, payable {pay:,.2f}, "
+            f"prepaid {pre:,.2f}, clearing {clr:,.2f}" for r, h, n, pv, pay, pre, clr in rows]
+
+
+def scheme_for_year(year: int, url: str) -> str:
+    """Scheme version configured for settlement year `year` (ref.policy_parameters), else the environment's."""
+    transform.run_dbt(["seed", "--select", "policy_parameters"], url=url)
+    with db.connect(url) as conn:
+        row = conn.execute("select nullif(btrim(scheme_version), '') from ref.policy_parameters"
+                           " where effective_from_year <= %s order by effective_from_year desc limit 1",
+                           (year,)).fetchone()
+    return row[0] if row and row[0] else config.default_scheme()[0]
+
+
+def run_period(year: int, month: int | None = None, url: str | None = None, reports: bool = True) -> dict:
+    """Everything for one period, in order: group (with the year's scheme), calibrate if the year has no
+    calibration yet, settle the month or the year, build the reports."""
+    from drgflow import grouping, settlement
+
+    url = url or db.database_url()
+    db.init_warehouse(url)
+    period = f"{year:04d}-{month:02d}" if month else f"{year:04d}"
+    t = _step(f"group all accepted cases ({period})")
+    scheme = scheme_for_year(year, url)
+    out: dict = {"period": period, "scheme": scheme, "grouping": grouping.group_cases(url, scheme)}
+    t = _step(f"settle {period}")
+    out["settlement"] = settlement.settle(year, month, url)
+    if reports:
+        t = _step(f"reports {period}")
+        from drgflow.reports import build_reports
+
+        out["reports"] = build_reports(period, url)
     return out
 
 
@@ -68,8 +148,14 @@ def format_demo(s: dict) -> str:
         f"  with warnings:       {s['cases_warned']:,}",
         f"  cases in staging:    {s['cases_in_staging']:,} (latest accepted version of each case)",
     ]
-    for key, label in (("grouping", "grouping"), ("settlement", "settlement"), ("reports", "reports")):
-        if key in s:
-            lines.append(f"  {label + ':':<20} {s[key]}")
+    if "grouping" in s:
+        g = s["grouping"]
+        lines.append(f"  grouping:            {g.get('grouped', 0):,} grouped, {g.get('qy', 0):,} QY, "
+                     f"{g.get('ungroupable', 0):,} ungroupable (0000)")
+    lines += [f"  settlement:          {line}" for line in s.get("settlement", [])]
     lines += [f"  {n}" for n in s.get("notes", [])]
+    if s.get("data_docs"):
+        lines.append(f"  GX Data Docs:        {s['data_docs']}")
+    if "reports" in s:
+        lines.append(f"  reports (index):     {s['reports']}")
     return "\n".join(lines)
