@@ -60,10 +60,19 @@ def _write_bad_rows(folder: Path, url: str) -> Path:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     """The settled city and its reports for 2024-03 (no dbt docs) and 2024 (with dbt docs)."""
-    from drgflow.schemes.terminology import import_terminology
-
     tmp = tmp_path_factory.mktemp("reports_city")
     name, url = _create_database("drgflow_reports")
+    try:
+        yield _settled_city(tmp, url)
+    finally:  # also when building the city failed: no database or dbt/GX folders left behind
+        _drop_database(name)
+        shutil.rmtree(config.home() / "dbt" / name, ignore_errors=True)
+        shutil.rmtree(config.home() / "gx" / name, ignore_errors=True)
+
+
+def _settled_city(tmp: Path, url: str) -> dict:
+    from drgflow.schemes.terminology import import_terminology
+
     db.init_warehouse(url)
     _, groups = build_city(tmp / "city")
     loader.load_paths([tmp / "city"], url=url, validate=False, progress=False)
@@ -88,8 +97,7 @@ def city(tmp_path_factory):
     out = tmp / "reports"
     monthly = build_reports(f"{YEAR}-03", url, out_dir=out, docs=False)
     annual = build_reports(str(YEAR), url, out_dir=out)
-    yield {"url": url, "out": out, "monthly": monthly, "annual": annual, "tmp": tmp}
-    _drop_database(name)
+    return {"url": url, "out": out, "monthly": monthly, "annual": annual, "tmp": tmp}
 
 
 def _named(wb, name: str):
