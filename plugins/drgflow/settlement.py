@@ -6,7 +6,6 @@ and records what ran with which parameters and inputs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from contextlib import contextmanager
@@ -80,7 +79,8 @@ def _start_run(conn: psycopg.Connection, command: str, period: str) -> int:
 
 
 def _finish_run(conn: psycopg.Connection, run_id: int, status: str, message: str | None = None,
-                scheme: str | None = None, parameters: dict | None = None, row_counts: dict | None = None) -> None:
+                scheme: str | None = None, parameters: dict | None = None, row_counts: dict | None = None,
+                parameter_hash: str | None = None) -> None:
     params_text = json.dumps(parameters, sort_keys=True, default=str) if parameters is not None else None
     conn.execute(
         """update audit.runs set status = %s, message = %s, finished_at = now(),
@@ -89,17 +89,18 @@ def _finish_run(conn: psycopg.Connection, run_id: int, status: str, message: str
                parameter_hash = coalesce(%s, parameter_hash),
                row_counts = coalesce(%s::jsonb, row_counts)
            where run_id = %s""",
-        (status, message, scheme, params_text,
-         hashlib.sha256(params_text.encode()).hexdigest() if params_text else None,
+        (status, message, scheme, params_text, parameter_hash,
          json.dumps(row_counts) if row_counts is not None else None, run_id))
 
 
 def _resolved_parameters(conn: psycopg.Connection) -> tuple[str, dict]:
-    row = conn.execute("select scheme_version, parameters from intermediate.int_parameters_resolved").fetchone()
+    """(scheme, parameters); parameters carries "_hash", the parameter_hash the marts carry (md5 of the jsonb)."""
+    row = conn.execute("select scheme_version, parameters, parameter_hash "
+                       "from intermediate.int_parameters_resolved").fetchone()
     if row is None or row[1] is None:
         raise UserError("no policy parameters apply to this year (ref.policy_parameters has no row with "
                         "effective_from_year <= the year)")
-    return row[0], row[1]
+    return row[0], {**row[1], "_hash": row[2]}
 
 
 def _prepare(url: str, year: int, month: int | None) -> None:
@@ -206,6 +207,7 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
             stable_drgs=conn.execute(
                 "select count(*) from marts.drg_base_points where settlement_year = %s and stable",
                 (year,)).fetchone()[0])
+        phash = params.pop("_hash")
         params_text = json.dumps(params, sort_keys=True, default=str)
         conn.execute(
             """insert into audit.calibrations
@@ -215,10 +217,9 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
                    scheme_version = excluded.scheme_version, parameters = excluded.parameters,
                    parameter_hash = excluded.parameter_hash, drg_count = excluded.drg_count,
                    all_mean_cost = excluded.all_mean_cost, calibrated_at = now()""",
-            (year, run_id, scheme, params_text, hashlib.sha256(params_text.encode()).hexdigest(),
-             drg_count, a_all))
+            (year, run_id, scheme, params_text, phash, drg_count, a_all))
         _finish_run(conn, run_id, "success", f"calibrated {year}: {drg_count} DRGs, A_all {a_all}",
-                    scheme, params, counts)
+                    scheme, params, counts, phash)
         return {"run_id": run_id, "year": year, "scheme_version": scheme, "base_years": [first, last],
                 "all_mean_cost": a_all, **counts}
     except Exception as exc:
@@ -268,7 +269,8 @@ def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
             conn.execute("insert into audit.periods (period, status, settle_run_id) values (%s, 'open', %s) "
                          "on conflict (period) do update set settle_run_id = excluded.settle_run_id, "
                          "updated_at = now()", (period, run_id))
-            _finish_run(conn, run_id, "success", f"settled {period}", scheme, params, counts)
+            phash = params.pop("_hash")
+            _finish_run(conn, run_id, "success", f"settled {period}", scheme, params, counts, phash)
             return {"run_id": run_id, "period": period, "scheme_version": scheme, **counts}
         except Exception as exc:
             _finish_run(conn, run_id, "failed", str(exc)[:2000])

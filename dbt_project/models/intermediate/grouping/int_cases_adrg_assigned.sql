@@ -4,7 +4,8 @@
 -- Rules are evaluated set-based from "hits": each condition a case satisfies is one row; an
 -- alternative holds when all its conditions are hit (drgflow/schemes/rules.py for the forms).
 -- Most alternatives have one condition, so only multi-condition alternatives are aggregated.
-{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+-- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
+{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

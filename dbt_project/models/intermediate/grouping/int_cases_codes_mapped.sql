@@ -2,7 +2,8 @@
 -- their original order: dx[1] is the principal diagnosis, px[1] the principal procedure
 -- (drg-dip-reference §2.2). Codes the map does not know are kept and listed, and make the case
 -- ungroupable (诊断/手术操作不能转换为分组器支持的编码).
-{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+-- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
+{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

@@ -3,7 +3,8 @@
 -- as the reference grouper does). Entry: principal diagnosis in the MDC list, plus the reviewed
 -- supplementary conditions of ref.scheme_mdc (MDCA by operating-room principal procedure, MDCP age,
 -- MDCM/MDCN sex, MDCZ ≥ 2 body regions).
-{{ config(materialized='table', pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+-- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
+{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

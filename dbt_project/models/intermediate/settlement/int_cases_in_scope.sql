@@ -1,7 +1,7 @@
--- settlement-spec §1 / §4: the accepted cases a run works on, read from staging once per run (staging is a view
--- that re-derives the latest version on every read): the cases of the base years and of settlement year Y
--- (calibrate, annual settle), or only month M's cases (monthly settle). Narrow columns, principal diagnosis
--- (first code of dx_codes) included for the bed-day test.
+-- settlement-spec §1 / §4 / §6: the accepted cases a run works on, read from staging once per run (staging is a
+-- view that re-derives the latest version on every read): every year with cases (calibrate and annual settle:
+-- the §6 statistics cover all years) or only month M's cases (monthly settle). Principal diagnosis (first code
+-- of dx_codes) included for the bed-day test; no arrays (dbt unit-test fixtures cannot type them).
 {%- set month = var('settlement_month') %}
 
 select
@@ -16,6 +16,12 @@ select
     c.fund_paid,
     c.personal_paid,
     c.los_days,
+    c.discharge_way,
+{%- for fee in ['fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
+                'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
+                'fee_general_treatment', 'fee_registration', 'fee_other'] %}
+    c.{{ fee }},
+{%- endfor %}
     c.dx_codes[1] as principal_dx
 from {{ ref('stg_raw__cases') }} as c
 cross join {{ ref('int_parameters_resolved') }} as p
@@ -23,5 +29,5 @@ cross join {{ ref('int_parameters_resolved') }} as p
 where c.settle_year = p.settlement_year
   and c.settle_period = to_char(make_date(p.settlement_year, {{ month | int }}, 1), 'YYYY-MM')
 {%- else %}
-where c.settle_year between p.base_year_first and p.settlement_year
+where c.settle_year is not null
 {%- endif %}

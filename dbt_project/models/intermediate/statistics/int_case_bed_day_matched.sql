@@ -24,7 +24,8 @@ cases as (
     select c.hospital_id, c.case_id, c.settle_year,
            upper(replace(btrim(c.principal_dx), '.', '')) as principal_dx
     from {{ ref('int_cases_in_scope') }} as c
-    where c.principal_dx is not null
+    -- cheap pre-filter: only codes whose first letter starts some category can match
+    where upper(left(btrim(c.principal_dx), 1)) in (select left(code_from, 1) from categories)
 )
 
 select distinct on (c.hospital_id, c.case_id)

@@ -1,6 +1,7 @@
 -- settlement-spec §1, §6: every accepted case of every year with its group under the scheme of settlement
 -- year Y and its hospital's registry level (today's level, applied to history, §8). Cases without a
 -- grouping row under that scheme keep group_status null (they count as cases, never as grouped).
+-- Built by calibrate, when int_cases_in_scope holds every year.
 with groups as (
     select * from {{ ref('int_case_groups_selected') }}
 )
@@ -25,8 +26,8 @@ select
                 'fee_general_treatment', 'fee_registration', 'fee_other'] %}
     c.{{ fee }},
 {%- endfor %}
-    c.dx_codes[1]                           as principal_dx
-from {{ ref('stg_raw__cases') }} as c
+    c.principal_dx
+from {{ ref('int_cases_in_scope') }} as c
 cross join {{ ref('int_parameters_resolved') }} as p
 left join groups as g
   on g.hospital_id = c.hospital_id and g.case_id = c.case_id

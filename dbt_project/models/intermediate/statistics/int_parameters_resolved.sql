@@ -83,6 +83,10 @@ resolved as (
 
 select
     r.*,
+    md5(x.parameters::text) as parameter_hash,
+    x.parameters
+from resolved as r
+cross join lateral (select
     -- the full parameter set of the run, stored with every calibration and settlement run
     jsonb_build_object(
         'settlement_year', r.settlement_year, 'effective_from_year', r.effective_from_year,
@@ -97,4 +101,4 @@ select
         'high_ratio_tiers', r.high_ratio_tiers, 'assessment_bands', r.assessment_bands,
         'bed_day_categories', r.bed_day_categories, 'per_diem_standards', r.per_diem_standards
     ) as parameters
-from resolved as r
+) as x

@@ -63,6 +63,6 @@ select
     (select t.multiple from tiers as t
      where t.bp_upper is null or x.bp <= t.bp_upper
      order by t.bp_upper nulls last limit 1)              as high_ratio_multiple,
-    md5(p.parameters::text)                               as parameter_hash
+    p.parameter_hash                               as parameter_hash
 from points as x
 cross join p

@@ -58,6 +58,6 @@ select
     r.level_n_kept::integer                              as level_n_kept,
     r.mean_cost,
     p.scheme_version,
-    md5(p.parameters::text)                              as parameter_hash
+    p.parameter_hash                              as parameter_hash
 from ratios as r
 cross join p

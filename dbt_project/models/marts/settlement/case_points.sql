@@ -118,6 +118,6 @@ select
     t.batch_id,
     t.source_row,
     p.scheme_version,
-    md5(p.parameters::text)                                 as parameter_hash
+    p.parameter_hash                                 as parameter_hash
 from typed as t
 cross join p

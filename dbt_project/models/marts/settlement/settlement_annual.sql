@@ -147,7 +147,7 @@ select
     v.region_points,
     v.region_personal,
     p.scheme_version,
-    md5(p.parameters::text)                                     as parameter_hash
+    p.parameter_hash                                     as parameter_hash
 from rows_ as r
 cross join p
 left join point_values as v using (region_code)

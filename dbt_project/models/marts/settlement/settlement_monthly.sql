@@ -79,7 +79,7 @@ select
     v.region_personal,
     p.prepay_ratio,
     p.scheme_version,
-    md5(p.parameters::text)                                as parameter_hash
+    p.parameter_hash                                as parameter_hash
 from hospitals as h
 join point_values as v using (region_code)
 cross join p
