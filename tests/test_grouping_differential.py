@@ -81,7 +81,7 @@ class RefGrouper:
     def group(self, sex, age, age_days, weight, dx, px):
         dx = [self.dx_map.get(c, c) for c in dx]
         # the record check (信息校验) of the reference grouper's proxy
-        if age == 0 and (age_days is None or (age_days <= 28 and not weight)):
+        if age == 0 and (age_days is None or (age_days <= 28 and weight is None)):
             return "0000"
         for m in self.rules["mdc_order"]:
             e = self.rules["mdc_entry"].get(m, {})

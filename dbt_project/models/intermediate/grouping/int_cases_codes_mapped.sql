@@ -68,7 +68,7 @@ select
         when c.sex is null or c.sex not in (1, 2)   then '信息校验不通过: sex must be 1 or 2'
         when c.age_years is null                     then '信息校验不通过: age_years missing'
         when c.age_years = 0 and c.age_days is null  then '信息校验不通过: age_days missing for age 0'
-        when c.age_years = 0 and c.age_days <= 28 and coalesce(c.birth_weight_g, 0) <= 0
+        when c.age_years = 0 and c.age_days <= 28 and c.birth_weight_g is null
                                                      then '信息校验不通过: birth_weight_g missing for a newborn'
         when cardinality(c.dx_codes) = 0             then '信息校验不通过: no diagnosis'
         when dx.unknown is not null then '诊断不能转换为分组器支持的编码: ' || array_to_string(dx.unknown, ',')
