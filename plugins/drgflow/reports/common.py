@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from drgflow.errors import UserError
+from drgflow.settlement import parse_period  # noqa: F401 - one definition of a period for settle and report
 
 CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
 CASE_TYPE_ZH = {
@@ -18,14 +18,6 @@ CASE_TYPE_ZH = {
 CASE_TYPE_SHORT = {"normal": "正常", "high": "高倍率", "low": "低倍率", "unstable": "非稳定", "qy": "歧义组",
                    "ungroupable": "无法入组", "bed_day": "床日", "special_review": "特病单议"}
 GROUP_STATUS_ZH = {"grouped": "入组 grouped", "qy": "歧义 qy", "ungroupable": "无法入组 ungroupable"}
-
-
-def parse_period(period: str) -> tuple[int, int | None]:
-    """'2024-03' -> (2024, 3); '2024' -> (2024, None)."""
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", (period or "").strip())
-    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12):
-        raise UserError(f"period {period!r} is not YYYY-MM or YYYY")
-    return int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
 
 
 def rows(conn: psycopg.Connection, sql: str, args: Any = None) -> list[dict]:

@@ -187,7 +187,7 @@ def _pct(places: int = 1) -> dict:
     return {"places": places, "pct": True}
 
 
-def _budget_section(period: str, budget: list[dict], monthly: bool) -> str:
+def _budget_section(budget: list[dict], monthly: bool) -> str:
     if not budget:
         return NO_DATA
     if monthly:
@@ -342,7 +342,7 @@ def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path
     scheme = scheme_of(conn, year)
     kind = "月度预结算 monthly pre-settlement" if monthly else "年度清算 annual settlement"
     sections = [
-        ("budget", "1. 预算使用 Budget use", _budget_section(period, budget_use(conn, period), monthly)),
+        ("budget", "1. 预算使用 Budget use", _budget_section(budget_use(conn, period), monthly)),
         ("pv", f"2. 点值 Point values by month ({year})", _pv_section(conn, year, period if monthly else None)),
         ("points", "3. 医院点数与病例类型 Points by hospital and case type", _points_section(points_by_hospital(conn, period))),
         ("drgs", "4. 主要病组 Top DRGs", _top_section(conn, period)),
