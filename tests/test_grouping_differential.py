@@ -80,9 +80,9 @@ class RefGrouper:
 
     def group(self, sex, age, age_days, weight, dx, px):
         dx = [self.dx_map.get(c, c) for c in dx]
-        # the record check (信息校验) of the reference grouper's proxy
-        if age == 0 and (age_days is None or (age_days <= 28 and weight is None)):
-            return "0000"
+        # as the reference grouper reads a case file: missing age in days / weight count as 0
+        age_days = 0 if age == 0 and age_days is None else age_days
+        weight = weight or 0
         for m in self.rules["mdc_order"]:
             e = self.rules["mdc_entry"].get(m, {})
             if e.get("principal_px_or"):

@@ -55,8 +55,10 @@ select
     c.case_id,
     c.sex,
     c.age_years,
-    c.age_days,
-    c.birth_weight_g,
+    -- as the reference grouper reads a case file: a missing age in days of an infant counts as 0 days,
+    -- a missing birth weight as 0 g (so the weight bands PS1–PS4 fail rather than the whole case)
+    case when c.age_years = 0 then coalesce(c.age_days, 0) else c.age_days end as age_days,
+    coalesce(c.birth_weight_g, 0)          as birth_weight_g,
     coalesce(dx.codes, array[]::text[])   as dx,
     coalesce(px.codes, array[]::text[])   as px,
     coalesce(px.ppx_or, false)             as ppx_or,
@@ -67,9 +69,6 @@ select
     case
         when c.sex is null or c.sex not in (1, 2)   then '信息校验不通过: sex must be 1 or 2'
         when c.age_years is null                     then '信息校验不通过: age_years missing'
-        when c.age_years = 0 and c.age_days is null  then '信息校验不通过: age_days missing for age 0'
-        when c.age_years = 0 and c.age_days <= 28 and c.birth_weight_g is null
-                                                     then '信息校验不通过: birth_weight_g missing for a newborn'
         when cardinality(c.dx_codes) = 0             then '信息校验不通过: no diagnosis'
         when dx.unknown is not null then '诊断不能转换为分组器支持的编码: ' || array_to_string(dx.unknown, ',')
         when px.unknown is not null then '手术操作不能转换为分组器支持的编码: ' || array_to_string(px.unknown, ',')
