@@ -198,3 +198,16 @@ def test_dbt_data_tests_pass(grouped, sample_url):
     names = {r.node.name for r in results.results}
     assert any("assert_case_grouping_status_consistent" in n for n in names)
     assert [(r.node.name, str(r.status)) for r in results.results if str(r.status) not in ("pass", "success")] == []
+
+
+def test_fresh_clone_without_shared_uses_the_sample(fresh_url, tmp_path, monkeypatch):
+    """No ../shared: the default scheme is SAMPLE-DRG and group_cases imports the sample terminology."""
+    from drgflow import config
+
+    monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
+    version, folder = config.default_scheme()
+    assert version == "SAMPLE-DRG"
+    load_cases(fresh_url, tmp_path / "in", [{"case_id": "F1", "dx_codes": "I21.000|J96.000"}], name="f.csv")
+    assert group_cases(fresh_url, version) == {"grouped": 1, "qy": 0, "ungroupable": 0}
+    assert query(fresh_url, "select count(*) < 300 from ref.dx_catalogue")[0][0] is True
+    assert query(fresh_url, "select drg from marts.case_grouping")[0][0] == "FR21"
