@@ -143,6 +143,16 @@ def test_monthly_statements_equal_the_marts_to_the_cent(city):
         assert _close(_named(wb, "cases_total_points"), m["points"], "0.0001")
 
 
+def test_statement_flags_cases_changed_after_settlement(city):
+    from drgflow.reports.statements import _explanation, adjusted_points, statement_data
+
+    with psycopg.connect(city["url"]) as conn:
+        d = statement_data(conn, "H2", f"{YEAR}-03")
+    assert adjusted_points(d) == 0 and "注意" not in _explanation(d)  # nothing changed since settlement
+    d["total"]["total_points"] -= D("1.2345")  # as if a case of the closed month had been corrected since
+    assert adjusted_points(d) == D("1.2345") and "1.2345" in _explanation(d)
+
+
 def test_numbers_are_numbers_with_formats(city):
     wb = load_workbook(city["monthly"]["statements"]["H1"]["xlsx"])
     ws = wb["汇总 Summary"]

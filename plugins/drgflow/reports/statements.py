@@ -234,7 +234,7 @@ def write_workbook(d: dict, path: Path) -> Path:
     ws.cell(row=r, column=3, value=f"规则命中 rule hits: {len(d['rejected'])}")
     _name(wb, "rejected_rows", ws.title, 2, r)
     r += 2
-    ws.cell(row=r, column=1, value=_explanation(d["monthly"])).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.cell(row=r, column=1, value=_explanation(d)).alignment = Alignment(wrap_text=True, vertical="top")
     ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=min(len(columns), 9))
     ws.row_dimensions[r].height = 60
     ws.column_dimensions["A"].width = 24
@@ -274,7 +274,21 @@ def write_workbook(d: dict, path: Path) -> Path:
     return path
 
 
-def _explanation(monthly: bool) -> str:
+def adjusted_points(d: dict) -> Decimal:
+    """Current case points minus the settled total: non-zero when cases of a settled (closed) month changed
+    afterwards — the settlement rows keep what was paid, the case sheet shows today's cases."""
+    return d["type_total"]["points"] - d["total"].get("total_points", Decimal(0))
+
+
+def _explanation(d: dict) -> str:
+    adjusted = adjusted_points(d)
+    note = (f" 注意: 病例明细点数与结算点数相差 {adjusted:,.4f} 点 (结算后病例有调整, 于年终清算处理)。 Case points differ "
+            f"from the settled points by {adjusted:,.4f}: cases changed after settlement; the annual clearing "
+            "settles the difference." if adjusted else "")
+    return _formula(d["monthly"]) + note
+
+
+def _formula(monthly: bool) -> str:
     if monthly:
         return ("说明: 月度点值 = (统筹区年度可用预算/12 + 本月个人负担合计) / 本月总点数; 预拨金额 = (点数 × 点值 − 个人负担) × ρ。"
                 " Monthly point value = (U/12 + Σ personal) / Σ points of the region; prepayment = "
@@ -298,7 +312,7 @@ def write_html(d: dict, path: Path) -> Path:
               f"(明细见工作簿 see the workbook, sheet 拒收病例). 病例明细 {len(d['cases'])} cases in the workbook: "
               f"<a href=\"{html.escape(path.with_suffix('.xlsx').name)}\">{html.escape(path.with_suffix('.xlsx').name)}</a>"
               f"</p>"
-            + f"<p class=\"note\">{html.escape(_explanation(d['monthly']))}</p>")
+            + f"<p class=\"note\">{html.escape(_explanation(d))}</p>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html.page(_title(d), body), encoding="utf-8")
     return path
