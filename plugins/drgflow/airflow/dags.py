@@ -96,7 +96,7 @@ def claims_ingest_dag(schedule: Any = None, min_age_seconds: float = 60.0) -> DA
                                                 "cases_accepted": summary["cases_accepted"]}
             return {"cases_accepted": summary["cases_accepted"], "batches": summary["batches"]}
 
-        @task(trigger_rule="all_done")
+        @task
         def report_refused(summary: dict[str, Any]) -> None:
             # refused files are not a task failure (the others loaded), but somebody must look at them
             if summary["refused"]:
