@@ -428,3 +428,19 @@ def test_cost_outlier_warns_against_last_years_percentile(fresh_url, tmp_path, m
                                 (res.batch_id,))
     # percentile_cont(0.9) of 1000 … 1190 = 1171; the group is the principal diagnosis' category
     assert case_id == "N2" and "5000.00 > 1171.00" in message and f"({dx[:3]})" in message
+
+
+def test_a_broken_rule_expression_is_named(fresh_url, tmp_path, use_database, monkeypatch, capsys):
+    use_database(fresh_url)
+    doc = yaml.safe_load(validation.CATALOGUE.read_text(encoding="utf-8"))
+    rule = next(r for r in doc["rules"] if r["id"] == "los_over_limit")
+    rule["params"]["fails_when"] = "length_of_stay > {max_los}"      # no such column
+    own = tmp_path / "rules.yml"
+    own.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("DRGFLOW_RULES", str(own))
+    _write_cases(tmp_path / "cases.csv", [_row(case_id="X1", dx_codes="I10.x00")])
+    assert cli.main(["load", str(tmp_path / "cases.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "rules.yml: rule los_over_limit: its SQL failed" in err and "length_of_stay" in err
+    assert "Traceback" not in err
+    assert query(fresh_url, "select status from audit.batches") == [("loaded",)]   # nothing half-validated

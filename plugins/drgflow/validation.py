@@ -636,13 +636,16 @@ def _validate_locked(url: str, cat: Catalogue, batch_id: int, started: float) ->
                     active.append((rule, expr))
             for rule, why in skipped:
                 notes.append(f"rule {rule.id} skipped: {why}")
-            try:
-                for statement in _flags_sql(cat, batch_id, active, ctx):
-                    conn.execute(statement)
-            except psycopg.Error as exc:
-                raise UserError(f"{cat.path.name}: a rule's SQL failed on batch {batch_id}: "
-                                f"{(exc.diag.message_primary if exc.diag else str(exc))} "
-                                f"(check the expression / when / detail params)") from None
+            for statement in _flags_sql(cat, batch_id, active, ctx):
+                try:
+                    with conn.transaction():      # a savepoint, so a failing rule can be looked for
+                        conn.execute(statement)
+                except psycopg.Error as exc:
+                    problem = exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc)
+                    culprit = _failing_rule(conn, cat, batch_id, active, ctx)
+                    raise UserError(f"{cat.path.name}: rule {culprit or '?'}: its SQL failed on batch {batch_id}: "
+                                    f"{problem.strip()} (check its fails_when / when / detail / group params)"
+                                    ) from None
             rows_read = conn.execute("select count(*) from raw.cases where batch_id = %s", (batch_id,)).fetchone()[0]
 
     t_sql = time.monotonic()
@@ -711,6 +714,20 @@ def _validate_locked(url: str, cat: Catalogue, batch_id: int, started: float) ->
             (batch_id, cat.version, gx_success, str(page), seconds))
     return {"rows_read": rows_read, "rows_accepted": accepted, "rows_quarantined": quarantined,
             "rows_warned": warned, "notes": notes, "data_docs": page, "gx_success": gx_success}
+
+
+def _failing_rule(conn: psycopg.Connection, cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]],
+                  ctx: dict[str, Any]) -> str | None:
+    """The first rule whose flag statement alone does not plan (syntax, unknown column, type errors)."""
+    for rule, expr in active:
+        flags = next(st for st in _flags_sql(cat, batch_id, [(rule, expr)], ctx)
+                     if st.startswith("\ncreate unlogged table audit.rule_flags"))
+        try:
+            with conn.transaction():
+                conn.execute("explain " + flags)
+        except psycopg.Error:
+            return rule.id
+    return None
 
 
 def _skip_reason(rule: Rule) -> str:
