@@ -2,6 +2,7 @@
 -- view that re-derives the latest version on every read): every year with cases (calibrate and annual settle:
 -- the §6 statistics cover all years) or only month M's cases (monthly settle). Principal diagnosis (first code
 -- of dx_codes) included for the bed-day test; no arrays (dbt unit-test fixtures cannot type them).
+{{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 {%- set month = var('settlement_month') %}
 
 select

@@ -4,6 +4,7 @@
 --   scope level    A_{L,g}                                 over the years where level L has kept cases of g
 --   scope all      A_all   = Σ_y w_y·A_all,y / Σ_y w_y     over the years with any kept case
 -- A_{·,y} is the plain mean of the kept cases; n_kept is unweighted over all base years (usability, §8).
+{{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 with p as (
     select * from {{ ref('int_parameters_resolved') }}
 ),

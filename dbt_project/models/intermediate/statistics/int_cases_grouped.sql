@@ -2,6 +2,7 @@
 -- year Y and its hospital's registry level (today's level, applied to history, §8). Cases without a
 -- grouping row under that scheme keep group_status null (they count as cases, never as grouped).
 -- Built by calibrate, when int_cases_in_scope holds every year.
+{{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 with groups as (
     select * from {{ ref('int_case_groups_selected') }}
 )

@@ -5,6 +5,7 @@
 -- numeric rather than percentile_cont's double precision so bounds are exact), log_sd
 -- (|ln C − mean ln C| <= k·sample sd), iqr (Q1 − k·IQR <= C <= Q3 + k·IQR), none. Bounds are inclusive;
 -- groups with fewer than trim_min_n cases are never trimmed, whatever the method.
+{{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 {%- set fractions = [('p_low', 'p.trim_low_pct / 100'), ('p_high', 'p.trim_high_pct / 100'),
                      ('q1', '0.25'), ('q3', '0.75')] %}
 

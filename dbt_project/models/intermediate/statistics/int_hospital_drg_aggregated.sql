@@ -1,5 +1,6 @@
 -- settlement-spec §6: per scheme, year, hospital, group status and DRG: case count, cost, LOS and deaths sums,
 -- the inputs of CMI, CEI, TEI and low-risk mortality in hospital_performance.
+{{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 select
     scheme_version,
     year,

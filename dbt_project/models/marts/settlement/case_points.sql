@@ -7,7 +7,7 @@
 {%- set month = var('settlement_month') %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert',
           unique_key=(['settlement_year', 'period'] if month else ['settlement_year']),
-          full_refresh=false, on_schema_change='append_new_columns') }}
+          full_refresh=false, on_schema_change='append_new_columns', post_hook='analyze {{ this }}') }}
 
 with p as (
     select * from {{ ref('int_parameters_resolved') }}
