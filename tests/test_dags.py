@@ -262,6 +262,7 @@ def _marts_snapshot(url: str, period: str) -> list[tuple]:
                   "from marts.settlement_monthly where period = %s order by 1, 2", (period,))
 
 
+@pytest.mark.slow
 def test_monthly_settlement_full_dag_then_rerun_changes_nothing(city):
     """The DAG as deployed (grouping, case points and pre-settlement through Cosmos, GX, record, publish) for
     January 2024 (run due 5 February 03:00); the second run of the closed period changes nothing."""
@@ -319,6 +320,7 @@ def _load_budget(city: dict, tmp_path: Path, name: str, value: str) -> None:
     loader.load_paths([f], city["url"], progress=False)
 
 
+@pytest.mark.slow
 def test_failing_check_stops_the_month_before_publishing_and_rerun_resumes(city, tmp_path):
     """Backfill's next period (February 2024) with an injected bad budget: the GX gate fails naming the check
     and the period, nothing is recorded or published; after the fix the same run is cleared and completes."""
@@ -350,6 +352,7 @@ def test_failing_check_stops_the_month_before_publishing_and_rerun_resumes(city,
     assert pv > 0
 
 
+@pytest.mark.slow
 def test_annual_settlement_dag(city):
     from drgflow.airflow.dags import annual_settlement_dag
 
@@ -363,6 +366,7 @@ def test_annual_settlement_dag(city):
     assert list((city["reports"] / "2024").glob("*")), "no annual report written"
 
 
+@pytest.mark.slow
 def test_annual_calibration_dag(city):
     from drgflow.airflow.dags import annual_calibration_dag
 
