@@ -321,6 +321,14 @@ def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, 
     assert [e["action"] for e in ev] == ["close", "reopen"] and ev[-1]["reason"] == "hospital appeal 2024-17"
     settlement.settle(YEAR, 3, url=url)
     assert _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,)) != frozen
+    # closing the year freezes the annual clearing and every month it used
+    settlement.settle(YEAR, url=url)
+    settlement.close_period(str(YEAR), url=url)
+    with pytest.raises(UserError, match="closed"):
+        settlement.settle(YEAR, 5, url=url)
+    with pytest.raises(UserError, match="closed"):
+        settlement.settle(YEAR, url=url)
+    settlement.reopen_period(str(YEAR), "test done", url=url)
 
 
 def test_cli_prints_user_errors_without_trace(city, use_database, capsys):

@@ -239,6 +239,9 @@ def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
         if _closed(conn, period):
             raise UserError(f"period {period} is closed; its figures are final. To recompute, reopen it: "
                             f"drgflow reopen --period {period} --reason \"...\"")
+        if month and _closed(conn, str(year)):
+            raise UserError(f"settlement year {year} is closed (its annual clearing used these months); "
+                            f"reopen it first: drgflow reopen --period {year} --reason \"...\"")
         calibrated = conn.execute("select 1 from audit.calibrations where settlement_year = %s",
                                   (year,)).fetchone()
         if not calibrated or not _relation_exists(conn, "marts.drg_base_points"):
