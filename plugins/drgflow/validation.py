@@ -384,10 +384,17 @@ def _prepare_sex_list(conn: psycopg.Connection, cat: Catalogue, ctx: dict[str, A
     except Exception as exc:  # noqa: BLE001 - a broken pack must not stop validation; say so
         notes.append(f"rule {rule.id}: scheme {version} MDC lists unreadable ({exc}); prefixes only")
         return notes
+    # as the grouper does: a case of the other sex whose principal diagnosis another (not sex-specific) MDC
+    # also lists groups there, so only codes held by the sex-specific lists alone are a conflict
+    sex_mdcs = {str(m) for m in rule.params["scheme_mdc"]}
+    elsewhere: set[str] = set()
+    if rule.params.get("unless_in_other_mdc", True):
+        elsewhere = {c for m, codes in lists.items() if m not in sex_mdcs and m not in "APYZ" for c in codes}
     with conn.cursor().copy("copy v_sex_src (code, sex) from stdin") as copy:
         for mdc, sex in rule.params["scheme_mdc"].items():
             for code in lists.get(str(mdc), ()):
-                copy.write_row((code, int(sex)))
+                if code not in elsewhere:
+                    copy.write_row((code, int(sex)))
     if ctx["variant_map"]["dx"]:
         conn.execute("insert into v_sex_src select m.code, s.sex from v_sex_src s join ref.dx_variant_map m"
                      " on m.variant = s.code")
