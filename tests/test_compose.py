@@ -98,7 +98,8 @@ def test_settings_are_the_package_names_and_env_example_covers_them(compose):
     assert set(k for k in example if k.startswith("DRGFLOW_")) <= set(config.SETTINGS)
     # the warehouse URL of .env.example points at the warehouse service with its credentials
     url = example["DRGFLOW_DATABASE_URL"]
-    assert f"{example['WAREHOUSE_USER']}:{example['WAREHOUSE_PASSWORD']}@warehouse:5432/{example['WAREHOUSE_DB']}" in url
+    assert url == "postgresql://${WAREHOUSE_USER}:${WAREHOUSE_PASSWORD}@warehouse:5432/${WAREHOUSE_DB}"
+    assert {"WAREHOUSE_USER", "WAREHOUSE_PASSWORD", "WAREHOUSE_DB"} <= set(example)
 
 
 def test_workers_scale_and_docs_serve_the_drgflow_home(compose):
