@@ -15,14 +15,14 @@ from drgflow import config, db
 REPO = config.REPO_ROOT
 
 
-def _create_database(prefix: str) -> tuple[str, str]:
+def create_database(prefix: str) -> tuple[str, str]:
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     return name, db.server_url(name)
 
 
-def _drop_database(name: str) -> None:
+def drop_database(name: str) -> None:
     with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
@@ -30,19 +30,19 @@ def _drop_database(name: str) -> None:
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """A fresh warehouse database for the whole session (schemas initialised)."""
-    name, url = _create_database("drgflow_test")
+    name, url = create_database("drgflow_test")
     db.init_warehouse(url)
     yield url
-    _drop_database(name)
+    drop_database(name)
 
 
 @pytest.fixture
 def fresh_url() -> str:
     """A fresh warehouse database for one test."""
-    name, url = _create_database("drgflow_t")
+    name, url = create_database("drgflow_t")
     db.init_warehouse(url)
     yield url
-    _drop_database(name)
+    drop_database(name)
 
 
 @pytest.fixture

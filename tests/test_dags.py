@@ -15,16 +15,16 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pendulum
 import psycopg
 import pytest
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from drgflow import config, db
+
+from conftest import create_database, drop_database
 
 REPO = config.REPO_ROOT
 SH = "Asia/Shanghai"
@@ -47,25 +47,13 @@ def _sqlalchemy_psycopg2(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def _new_database(prefix: str) -> tuple[str, str]:
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return name, db.server_url(name)
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory):
     """AIRFLOW_HOME in a temp folder, a migrated metadata database on the test server, our DAGs and plugin;
     the warehouse (DRGFLOW_DATABASE_URL) is a fresh database; landing and reports in temp folders."""
     home = tmp_path_factory.mktemp("airflow_home")
-    meta_name, meta_url = _new_database("airflow_meta")
-    wh_name, wh_url = _new_database("drgflow_dags")
+    meta_name, meta_url = create_database("airflow_meta")
+    wh_name, wh_url = create_database("drgflow_dags")
     saved = dict(os.environ)
     landing = home / "landing"
     env = {
@@ -92,8 +80,8 @@ def airflow_env(tmp_path_factory):
     yield {"home": home, "landing": landing, "url": wh_url, "reports": home / "reports"}
     os.environ.clear()
     os.environ.update(saved)
-    _drop_database(meta_name)
-    _drop_database(wh_name)
+    drop_database(meta_name)
+    drop_database(wh_name)
 
 
 def q(url: str, text: str, args=()) -> list[tuple]:

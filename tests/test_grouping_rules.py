@@ -10,7 +10,7 @@ import pytest
 from drgflow import db
 from drgflow.grouping import group_cases
 from drgflow.schemes.terminology import SAMPLE_DIR, import_terminology
-from conftest import _create_database, _drop_database, query
+from conftest import create_database, drop_database, query
 from test_grouping_support import load_cases
 
 V = "SAMPLE-DRG"
@@ -75,10 +75,10 @@ NEWBORNS = {
 @pytest.fixture(scope="module")
 def sample_url():
     """A database of its own: it holds the sample terminology, not the shared one."""
-    name, url = _create_database("drgflow_t_rules")
+    name, url = create_database("drgflow_t_rules")
     db.init_warehouse(url)
     yield url
-    _drop_database(name)
+    drop_database(name)
 
 
 @pytest.fixture(scope="module")

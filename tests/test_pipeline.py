@@ -6,38 +6,22 @@ import re
 
 import pytest
 
-from drgflow import cli, pipeline, settlement
+from drgflow import cli, config, pipeline, settlement
 
-from conftest import query
+from conftest import create_database, drop_database, query
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo pipeline into its own database and DRGFLOW_HOME."""
-    import os
-    import uuid
-
-    import psycopg
-
-    from drgflow import db
-
     home = tmp_path_factory.mktemp("home")
-    name = f"drgflow_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    db.ensure_database(name)
-    url = db.server_url(name)
-    saved = {k: os.environ.get(k) for k in ("DRGFLOW_HOME", "DRGFLOW_DATABASE_URL")}
-    os.environ.update(DRGFLOW_HOME=str(home), DRGFLOW_DATABASE_URL=url)
+    name, url = create_database("drgflow_demo")
     try:
-        summary = pipeline.run_demo(cases_per_year=1500, hospitals=8, seed=99, url=url)
-        yield url, summary
+        with config.environ({"DRGFLOW_HOME": str(home), "DRGFLOW_DATABASE_URL": url}):
+            summary = pipeline.run_demo(cases_per_year=1500, hospitals=8, seed=99, url=url)
+            yield url, summary
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        drop_database(name)
 
 
 def test_nothing_is_lost_and_the_year_is_settled(demo):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from conftest import _create_database, _drop_database, query
+from conftest import create_database, drop_database, query
 from drgflow import cli, db, loader, quality, validation
 
 
@@ -18,7 +18,7 @@ def city(tmp_path_factory):
     from drgflow import generate
     from drgflow.schemes.terminology import import_terminology
 
-    name, url = _create_database("drgflow_qual")
+    name, url = create_database("drgflow_qual")
     db.init_warehouse(url)
     import_terminology(url)
     out = tmp_path_factory.mktemp("qcity")
@@ -27,7 +27,7 @@ def city(tmp_path_factory):
     loader.load_paths([out], url=url, progress=False)
     quality.build_quality_marts(url)
     yield url, out
-    _drop_database(name)
+    drop_database(name)
     shutil.rmtree(validation.gx_output_dir(url), ignore_errors=True)
 
 

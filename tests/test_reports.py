@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import _create_database, _drop_database
+from conftest import create_database, drop_database
 from openpyxl import load_workbook
 from settlement_fixture import build_city
 
@@ -61,11 +61,11 @@ def _write_bad_rows(folder: Path, url: str) -> Path:
 def city(tmp_path_factory):
     """The settled city and its reports for 2024-03 (no dbt docs) and 2024 (with dbt docs)."""
     tmp = tmp_path_factory.mktemp("reports_city")
-    name, url = _create_database("drgflow_reports")
+    name, url = create_database("drgflow_reports")
     try:
         yield _settled_city(tmp, url)
     finally:  # also when building the city failed: no database or dbt/GX folders left behind
-        _drop_database(name)
+        drop_database(name)
         shutil.rmtree(config.home() / "dbt" / name, ignore_errors=True)
         shutil.rmtree(config.home() / "gx" / name, ignore_errors=True)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import _create_database, _drop_database
+from conftest import create_database, drop_database
 from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics
 
 from drgflow import cli, db, loader, settlement
@@ -28,7 +28,7 @@ def _rows(url: str, sql: str, args=()) -> list[dict]:
 
 
 def _make_city(tmp: Path, prefix: str) -> tuple[str, str, list[dict], list[tuple]]:
-    name, url = _create_database(prefix)
+    name, url = create_database(prefix)
     db.init_warehouse(url)
     cases, groups = build_city(tmp)
     loader.load_paths([tmp], url=url, validate=False, progress=False)
@@ -74,7 +74,7 @@ def city(tmp_path_factory):
     expected = recompute(cases, groups, YEAR, special=_special(url), scores=_scores(), budgets=BUDGETS,
                          prepaid=prepaid)
     yield {"url": url, "cases": cases, "groups": groups, "expected": expected, "calibration": cal, "annual": annual}
-    _drop_database(name)
+    drop_database(name)
 
 
 def close(a, b, tol="0.0001") -> bool:
@@ -364,4 +364,4 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
             trimmed = any(g["n_kept"] < g["n_base"] for g in got.values())
             assert trimmed == (method != "none"), method
     finally:
-        _drop_database(name)
+        drop_database(name)

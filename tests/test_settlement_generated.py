@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from conftest import _create_database, _drop_database
+from conftest import create_database, drop_database
 from settlement_fixture import recompute, recompute_statistics
 
 from drgflow import config, db, generate, grouping, loader, settlement, transform
@@ -19,7 +19,7 @@ YEAR = 2024
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    name, url = _create_database("drgflow_gen")
+    name, url = create_database("drgflow_gen")
     db.init_warehouse(url)
     out = tmp_path_factory.mktemp("gen")
     generate.generate_city(out, years=[2021, 2022, 2023, 2024], cases_per_year=2000, hospitals=8, regions=2,
@@ -33,7 +33,7 @@ def generated(tmp_path_factory):
     settlement.settle(YEAR, url=url)
     with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
         yield url, conn
-    _drop_database(name)
+    drop_database(name)
 
 
 def _inputs(conn) -> dict:

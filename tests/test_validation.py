@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import _create_database, _drop_database, query
+from conftest import create_database, drop_database, query
 from drgflow import cli, config, contract, db, loader, validation
 from drgflow.errors import UserError
 
@@ -40,13 +40,13 @@ def _drop_gx_output(request):
 
 @pytest.fixture(scope="module")
 def module_url():
-    name, url = _create_database("drgflow_val")
+    name, url = create_database("drgflow_val")
     db.init_warehouse(url)
     from drgflow.schemes.terminology import import_terminology
 
     import_terminology(url)
     yield url
-    _drop_database(name)
+    drop_database(name)
     shutil.rmtree(validation.gx_output_dir(url), ignore_errors=True)
 
 

@@ -7,7 +7,6 @@ Writes docs/benchmarks.md (and prints the table).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess

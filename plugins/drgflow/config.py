@@ -4,8 +4,10 @@ Every setting has one environment variable; docs/operators.md lists them all.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 from drgflow.errors import UserError
 
@@ -76,3 +78,22 @@ def reports_dir() -> Path:
 
 def dbt_project_dir() -> Path:
     return REPO_ROOT / "dbt_project"
+
+
+@contextlib.contextmanager
+def environ(values: dict[str, str | None]) -> Iterator[None]:
+    """Set environment variables for a block (None unsets), restoring the previous values after it."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 
 from drgflow import config, db, generate, loader, transform
-from drgflow.errors import UserError
 
 DEMO_YEARS = [2021, 2022, 2023, 2024]
 
 
-def _step(name: str) -> float:
+def _step(name: str) -> None:
     print(f"== {name}", file=sys.stderr, flush=True)
-    return time.monotonic()
 
 
 def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024, url: str | None = None) -> dict:
@@ -22,7 +18,7 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     db.init_warehouse(url)
     version, scheme_dir = config.default_scheme()
     data = config.home() / "demo-data"
-    t = _step(f"generate demo city ({len(DEMO_YEARS)} years × {cases_per_year} cases, scheme {version})")
+    _step(f"generate demo city ({len(DEMO_YEARS)} years × {cases_per_year} cases, scheme {version})")
     if not (data / "hospitals.csv").exists():
         summary = generate.generate_city(data, years=DEMO_YEARS, cases_per_year=cases_per_year,
                                          hospitals=hospitals, regions=2, seed=seed, defect_rate=0.01,
@@ -30,12 +26,12 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
         print("   " + generate.format_summary(summary), file=sys.stderr)
     else:
         print(f"   reusing {data}", file=sys.stderr)
-    t = _step("load and validate")
+    _step("load and validate")
     results = loader.load_paths([data], url, progress=False)
     cases = [r for r in results if r.kind == "cases"]
     # per-batch notes (timings, one Data Docs page per batch) would drown the summary: keep the rest
     notes = sorted({n for r in cases for n in r.notes if not n.startswith(("validated ", "Data Docs:"))})
-    t = _step("build staging (dbt)")
+    _step("build staging (dbt)")
     transform.run_dbt(["run", "--select", "staging"], url=url)
     out = {
         "database": _redact(url),
@@ -54,19 +50,19 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     from drgflow import grouping, settlement
     from drgflow.reports import build_reports
 
-    t = _step(f"group with {version}")
+    _step(f"group with {version}")
     out["grouping"] = grouping.group_cases(url, scheme_for_year(year, url))
-    t = _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
+    _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
     calibration = settlement.calibrate(year, url) if not _calibrated(url, year) else None
     for month in range(1, 13):
-        t = _step(f"monthly pre-settlement {year}-{month:02d}")
+        _step(f"monthly pre-settlement {year}-{month:02d}")
         if not _closed(url, f"{year}-{month:02d}"):
             settlement.settle(year, month, url)
             settlement.close_period(f"{year}-{month:02d}", url)
-    t = _step(f"annual settlement {year}")
+    _step(f"annual settlement {year}")
     if not _closed(url, str(year)):
         settlement.settle(year, None, url)
-    t = _step("reports")
+    _step("reports")
     reports = build_reports(str(year), url)
     out["settlement"] = _settlement_summary(url, year)
     out["calibration"] = calibration
@@ -118,13 +114,13 @@ def run_period(year: int, month: int | None = None, url: str | None = None, repo
     url = url or db.database_url()
     db.init_warehouse(url)
     period = f"{year:04d}-{month:02d}" if month else f"{year:04d}"
-    t = _step(f"group all accepted cases ({period})")
+    _step(f"group all accepted cases ({period})")
     scheme = scheme_for_year(year, url)
     out: dict = {"period": period, "scheme": scheme, "grouping": grouping.group_cases(url, scheme)}
-    t = _step(f"settle {period}")
+    _step(f"settle {period}")
     out["settlement"] = settlement.settle(year, month, url)
     if reports:
-        t = _step(f"reports {period}")
+        _step(f"reports {period}")
         from drgflow.reports import build_reports
 
         out["reports"] = build_reports(period, url)

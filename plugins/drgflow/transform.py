@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from drgflow import config, db
 
@@ -21,20 +20,6 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
         "DRGFLOW_DB_NAME": params["dbname"],
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1",
     }
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def target_dir(url: str | None = None) -> str:
@@ -58,7 +43,7 @@ def run_dbt(args: list[str], url: str | None = None, vars: dict[str, Any] | None
         full += ["--vars", json.dumps(vars)]
     if quiet:
         full = ["--quiet", "--log-path", os.path.join(target, "logs"), *full]
-    with _environ(dbt_env(url)):
+    with config.environ(dbt_env(url)):
         result = dbtRunner().invoke(full)
     if not result.success:
         failed = []

@@ -16,12 +16,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import yaml
@@ -477,20 +476,6 @@ def sqlalchemy_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _gx_context(url: str):
     import great_expectations as gx
 
@@ -563,7 +548,7 @@ def run_gx(url: str, cat: Catalogue, active: list[tuple[Rule, str]], batch_id: i
 
     out = gx_output_dir(url)
     env = {"DRGFLOW_GX_OUTPUT": str(out), "DRGFLOW_GX_CONNECTION": sqlalchemy_url(url)}
-    with _environ(env):
+    with config.environ(env):
         context = _gx_context(url)
         checkpoint = _checkpoint(context, cat, active)
         result = checkpoint.run(expectation_parameters={"rows_read": rows},
