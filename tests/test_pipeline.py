@@ -75,3 +75,18 @@ def test_rerun_is_idempotent_and_closed_months_refuse(demo, capsys):
     assert again["cases_read"] == s["cases_read"]
     assert cli.main(["settle", "--year", "2024", "--month", "3"]) == 2
     assert "closed" in capsys.readouterr().err
+
+
+def test_backup_restore_gives_identical_settlement_tables(demo, tmp_path):
+    from drgflow import db, security
+
+    url, _ = demo
+    dump = security.backup(tmp_path / "demo.dump", url)
+    name = f"{db.conn_params(url)['dbname']}_r"
+    target = security.restore(dump, into=name)
+    try:
+        for table in ("marts.case_points", "marts.settlement_annual", "marts.settlement_monthly"):
+            digest = f"select count(*), md5(string_agg(t::text, E'\\n' order by t::text)) from {table} t"
+            assert query(target, digest) == query(url, digest), table
+    finally:
+        drop_database(name)
