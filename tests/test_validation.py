@@ -183,8 +183,11 @@ def _codes(url: str) -> dict[str, str]:
         "dx": one("select min(code) from ref.dx_catalogue where code ~ '^[IJK][0-9]{2}[.]' and code !~ '[+*]'"),
         "dx2": one("select max(code) from ref.dx_catalogue where code ~ '^[EJ][0-9]{2}[.]' and code !~ '[+*]'"),
         "px": one("select min(code) from ref.px_catalogue"),
-        "variant": one("select min(m.variant) from ref.dx_variant_map m where m.variant <> m.code and not exists"
-                       " (select 1 from ref.dx_catalogue c where c.code = m.variant) and m.code ~ '^[IJK]'"),
+        # a variant spelling of a catalogue code (circulatory/respiratory/digestive when the catalogue has one)
+        "variant": one("select m.variant from ref.dx_variant_map m join ref.dx_catalogue c on c.code = m.code"
+                       " where m.variant <> m.code and not exists (select 1 from ref.dx_catalogue v"
+                       " where v.code = m.variant) and m.code !~ '[+*]'"
+                       " order by (m.code ~ '^[IJK]') desc, m.variant limit 1"),
         "preg": one("select min(code) from ref.dx_catalogue where code like 'O8%'"),
         "perinatal": one("select min(code) from ref.dx_catalogue where code like 'P2%'"),
         "organism": one("select min(code) from ref.dx_catalogue where code like 'B96%'"),
@@ -267,7 +270,10 @@ def test_bad_input_set_is_accounted_for_row_by_row(fresh_url, tmp_path):
     from drgflow.schemes.terminology import import_terminology
 
     import_terminology(fresh_url)
-    cases = bad_input_cases(_codes(fresh_url))
+    codes = _codes(fresh_url)
+    # a row needing a code family the imported catalogue lacks (the bundled sample is small) is left out
+    cases = [c for c in bad_input_cases(codes) if "None" not in str(c[0]["dx_codes"])]
+    assert len(cases) >= 20
     _hospitals(tmp_path / "hospitals.csv")
     _write_cases(tmp_path / "cases.csv", [r for r, _, _ in cases])
     results = loader.load_paths([tmp_path], url=fresh_url, progress=False)
