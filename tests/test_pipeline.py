@@ -38,6 +38,10 @@ def test_nothing_is_lost_and_the_year_is_settled(demo):
     assert query(url, """select count(*) from staging.stg_raw__cases c left join marts.case_points p
                          using (hospital_id, case_id) where c.settle_year = 2024 and p.case_id is null""")[0][0] == 0
     assert s["reports"].endswith("index.html")
+    # the operation log holds every load and run of the year
+    events = dict(query(url, "select event, count(*) from audit.log group by event"))
+    assert events["calibrate"] == 1 and events["settle"] == 13 and events["close"] == 12
+    assert events["load"] >= 48 and events["special_review"] == 1
 
 
 NATIONAL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")

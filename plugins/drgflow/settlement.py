@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import psycopg
 
-from drgflow import config, db
+from drgflow import audit, config, db
 from drgflow.errors import UserError
 from drgflow.transform import run_dbt
 
@@ -91,6 +91,12 @@ def _finish_run(conn: psycopg.Connection, run_id: int, status: str, message: str
            where run_id = %s""",
         (status, message, scheme, params_text, parameter_hash,
          json.dumps(row_counts) if row_counts is not None else None, run_id))
+    # the operation log (操作日志) gets every calibrate / settle / close / reopen, failed ones included
+    command, period, run_hash = conn.execute(
+        "select command, period, parameter_hash from audit.runs where run_id = %s", (run_id,)).fetchone()
+    audit.record(conn, command, period, json.loads(json.dumps(row_counts or {}, default=str)),
+                 details={"run_id": run_id, "status": status, "message": (message or "")[:500],
+                          "scheme_version": scheme, "parameter_hash": run_hash})
 
 
 def _resolved_parameters(conn: psycopg.Connection) -> tuple[str, dict]:
