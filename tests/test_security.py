@@ -1,15 +1,21 @@
 """Least privilege, the append-only operation log, backup/restore, and no secrets in the tree."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import subprocess
+import threading
+import time
 
 import psycopg
 import pytest
 
-from drgflow import config, db, generate, loader, security, transform
+from drgflow import config, db, generate, grouping, loader, security, settlement, transform, validation
+from drgflow.errors import UserError
 
-from conftest import query
+from conftest import create_database, drop_database, query
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +118,161 @@ def test_backup_restore_round_trip_is_identical(secured, tmp_path):
     finally:
         with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{target_name}" with (force)')
+
+
+def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
+    url = "postgresql://admin:pw@warehouse:5432/drgflow"
+    monkeypatch.delenv("DRGFLOW_SERVICE_ROLES", raising=False)
+    assert security.service_url("loader", url) == url and security.service_url("transformer", None) is None
+    monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+    monkeypatch.setenv("DRGFLOW_TRANSFORMER_PASSWORD", "from-the-environment")
+    monkeypatch.delenv("DRGFLOW_LOADER_PASSWORD", raising=False)
+    loader_params = psycopg.conninfo.conninfo_to_dict(security.service_url("loader", url))
+    assert loader_params["user"] == "drgflow_loader" and "password" not in loader_params  # never the admin's
+    assert loader_params["host"] == "warehouse" and loader_params["dbname"] == "drgflow"
+    assert transform.dbt_env(url)["DRGFLOW_DB_USER"] == "drgflow_transformer"
+    assert transform.dbt_env(url)["DRGFLOW_DB_PASSWORD"] == "from-the-environment"
+    monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "off")
+    assert transform.dbt_env(url)["DRGFLOW_DB_USER"] == "admin"
+    monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "maybe")
+    with pytest.raises(UserError, match="DRGFLOW_SERVICE_ROLES"):
+        security.service_url("loader", url)
+    with pytest.raises(ValueError):
+        security.service_url("analyst", url)
+
+
+def test_role_passwords_reach_the_server_as_scram_verifiers_only():
+    verifier = security._scram_verifier("correct horse battery staple")
+    m = re.fullmatch(r"SCRAM-SHA-256\$4096:([^$]+)\$([^:]+):(.+)", verifier)
+    assert m, verifier
+    salt, stored, server = (base64.b64decode(g) for g in m.groups())
+    salted = hashlib.pbkdf2_hmac("sha256", b"correct horse battery staple", salt, 4096)
+    assert stored == hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
+    assert server == hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    # PostgreSQL stores a verifier as given (a clear-text password would be hashed again); rolled back
+    with psycopg.connect(db.server_url("postgres")) as conn:
+        role = f"drgflow_pwtest_{threading.get_ident() % 100000}"
+        conn.execute(psycopg.sql.SQL("create role {}").format(psycopg.sql.Identifier(role)))
+        security._set_password(conn, role, "correct horse battery staple")
+        stored_row = conn.execute("select rolpassword from pg_authid where rolname = %s", (role,)).fetchone()
+        assert stored_row[0].startswith("SCRAM-SHA-256$4096:") and "horse" not in stored_row[0]
+        conn.rollback()
+
+
+class _ActivityWatch(threading.Thread):
+    """Samples pg_stat_activity of one database: (user, query) of every client session on it, the idle ones
+    too (their last statement), until stopped."""
+
+    def __init__(self, dbname: str):
+        super().__init__(daemon=True)
+        self.dbname, self.samples, self.done = dbname, set(), threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+            while not self.done.is_set():
+                self.samples |= set(conn.execute(
+                    "select usename, left(query, 400) from pg_stat_activity where datname = %s and query <> ''"
+                    " and backend_type = 'client backend'",   # parallel workers carry no user name
+                    (self.dbname,)).fetchall())
+                time.sleep(0.02)
+
+
+def _denied(url: str, role: str, statement: str) -> bool:
+    try:
+        with psycopg.connect(security.role_url(role, url)) as conn:
+            conn.execute(statement)
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException):
+        return True
+    return False
+
+
+def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
+    """DRGFLOW_SERVICE_ROLES=on: load + validate as drgflow_loader; group, calibrate, settle, close, reopen and
+    every dbt run as drgflow_transformer; the admin URL only for init, init-roles and reference imports."""
+    monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))  # SAMPLE-DRG + sample terminology: small
+    monkeypatch.delenv("DRGFLOW_SCHEME", raising=False)
+    for role in security.SERVICES.values():
+        monkeypatch.delenv(f"{role.upper()}_PASSWORD", raising=False)
+    name, url = create_database("drgflow_roles")
+    watch = _ActivityWatch(name)
+    try:
+        security.init_roles(url)
+        data = tmp_path / "city"
+        generate.generate_city(data, years=[2021, 2022, 2023, 2024], cases_per_year=250, hospitals=4, regions=1,
+                               seed=9, defect_rate=0.03, split="year")
+        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+        watch.start()
+        results = loader.load_paths([data], url, progress=False)
+        cases = [r for r in results if r.kind == "cases"]
+        assert len(cases) == 4 and sum(r.rows_quarantined for r in cases) > 0
+        validation.validate_pending(url, batch_id=cases[-1].batch_id, revalidate=True)
+        scheme = config.default_scheme()[0]
+        assert scheme == "SAMPLE-DRG"
+        assert sum(grouping.group_cases(url, scheme).values()) > 0
+        assert settlement.settle(2024, 6, url)["case_points"] > 0        # calibrates 2024 first
+        settlement.close_period("2024-06", url)
+        settlement.reopen_period("2024-06", "test: reopen as the transformer", url)
+    finally:
+        watch.done.set()
+        if watch.is_alive():
+            watch.join(5)
+        monkeypatch.delenv("DRGFLOW_SERVICE_ROLES")
+    try:
+        # who did what, as the warehouse recorded it
+        assert {r[0] for r in query(url, "select loaded_by from audit.batches")} == {"drgflow_loader"}
+        actors = dict(query(url, "select event, string_agg(distinct actor, ',') from audit.log"
+                                 " where event not in ('roles') group by event"))
+        assert actors["load"] == "drgflow_loader"
+        for event in ("calibrate", "settle", "close", "reopen"):
+            assert actors[event] == "drgflow_transformer", (event, actors)
+        assert {r[0] for r in query(url, "select run_by from audit.runs")} == {"drgflow_transformer"}
+        assert query(url, "select by_user from audit.period_events order by event_id") == [
+            ("drgflow_transformer",), ("drgflow_transformer",)]
+        # what each built belongs to it: dbt relations and seeds to the transformer, validation's work to the loader
+        owners = dict(query(url, """select n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner)
+                                    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                                    where c.relkind in ('r', 'v') and n.nspname in
+                                          ('staging', 'intermediate', 'marts', 'ref', 'audit')"""))
+        built = {k: v for k, v in owners.items() if k.split(".")[0] in ("staging", "intermediate", "marts")}
+        assert {"marts.case_grouping", "marts.case_points", "marts.settlement_monthly",
+                "staging.stg_raw__cases"} <= set(built)
+        assert set(built.values()) == {"drgflow_transformer"}
+        assert owners["ref.policy_parameters"] == "drgflow_transformer"
+        assert owners["ref.scheme_drg"] != "drgflow_transformer"          # imported by the admin
+        assert owners["audit.rule_flags"] == owners["audit.rule_sex_dx"] == "drgflow_loader"   # it can analyze them
+        assert owners["audit.log"] not in ("drgflow_loader", "drgflow_transformer")
+        # dbt's on-run-end hook (as the transformer) recreated the per-hospital views
+        views = {r[0] for r in query(url, "select table_name from information_schema.views"
+                                          " where table_schema = 'hospital'")}
+        assert {"case_points", "settlement_monthly"} <= views
+        # pg_stat_activity while it ran: dbt's statements (query comment "app": "dbt") came from the transformer,
+        # COPY into raw and validation's work tables from the loader, the settlement bookkeeping from the transformer
+        by_user: dict[str, list[str]] = {}
+        for user, text in watch.samples:
+            by_user.setdefault(user, []).append(text)
+        dbt_users = {u for u, t in watch.samples if '"app": "dbt"' in t}
+        assert dbt_users == {"drgflow_transformer"}, by_user.keys()
+        loader_users = {u for u, t in watch.samples if re.search(r"copy raw\.|audit\.rule_flags|audit\.case_typed", t)}
+        assert loader_users <= {"drgflow_loader"}, loader_users
+        runs_users = {u for u, t in watch.samples if re.search(r"audit\.(runs|calibrations|periods)\b", t)}
+        assert runs_users <= {"drgflow_transformer"}, runs_users
+        # and neither can do the other's work
+        assert _denied(url, "drgflow_loader", "create table marts.loader_was_here (i int)")
+        assert _denied(url, "drgflow_loader", "create or replace view marts.case_points as select 1 as x")
+        assert _denied(url, "drgflow_loader", "drop table marts.case_points")
+        assert _denied(url, "drgflow_loader", "delete from marts.case_points")
+        assert _denied(url, "drgflow_loader", "create table raw.loader_was_here (i int)")   # no DDL in raw
+        assert _denied(url, "drgflow_loader", "update raw.cases set total_cost = '0'")
+        assert _denied(url, "drgflow_loader", "update audit.periods set status = 'open'")
+        assert _denied(url, "drgflow_transformer", "insert into raw.cases (hospital_id) values ('X')")
+        assert _denied(url, "drgflow_transformer", "delete from raw.cases")
+        assert _denied(url, "drgflow_transformer", "create table raw.transformer_was_here (i int)")
+        assert _denied(url, "drgflow_transformer", "update audit.batches set rows_read = 0")
+        assert _denied(url, "drgflow_transformer", "delete from audit.quarantine")
+        assert _denied(url, "drgflow_transformer", "insert into ref.scheme_drg select * from ref.scheme_drg")
+        assert _denied(url, "drgflow_analyst", "select hospital.refresh_views()")
+    finally:
+        drop_database(name)
 
 
 SECRET_PATTERNS = [

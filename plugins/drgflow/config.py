@@ -23,12 +23,26 @@ SETTINGS = {
     "DRGFLOW_LANDING": "landing folder watched by the claims_ingest DAG",
     "DRGFLOW_REPORTS": "where reports are written (default DRGFLOW_HOME/reports)",
     "DRGFLOW_PSEUDONYM_KEY": "HMAC key for patient ids (the demo writes a local one)",
+    "DRGFLOW_SERVICE_ROLES": "on: loading/validation connect as drgflow_loader, dbt and settlement as "
+                             "drgflow_transformer (after drgflow db init-roles); off (default): as the URL's user",
+    "DRGFLOW_LOADER_PASSWORD": "password of drgflow_loader when the server asks for one (init-roles sets it)",
+    "DRGFLOW_TRANSFORMER_PASSWORD": "password of drgflow_transformer when the server asks for one (init-roles sets it)",
 }
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def service_roles() -> bool:
+    """DRGFLOW_SERVICE_ROLES: do the services connect as their least-privilege roles (drgflow.security)?"""
+    value = (env("DRGFLOW_SERVICE_ROLES") or "off").strip().lower()
+    if value not in _ON + _OFF:
+        raise UserError(f"DRGFLOW_SERVICE_ROLES={value!r}: use on or off")
+    return value in _ON
 
 
 def home() -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from drgflow import audit, contract, db, pseudonym
+from drgflow import audit, config, contract, db, pseudonym, security
 
 CHUNK = 8 * 1024 * 1024
 LOAD_LOCK = "drgflow.load"
@@ -161,11 +161,14 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
     size = path.stat().st_size
     result = LoadResult(path=str(path), kind=kind, batch_id=None, encoding=encoding)
 
-    with db.connect(url) as conn:
+    # DRGFLOW_SERVICE_ROLES on: as drgflow_loader, which has no DDL rights (init-roles made the tables)
+    as_role = config.service_roles()
+    with db.connect(security.service_url("loader", url)) as conn:
         try:
             with conn.transaction():
                 conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
-                ensure_raw_tables(conn)
+                if not as_role:
+                    ensure_raw_tables(conn)
                 previous = conn.execute(
                     "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
                     " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),

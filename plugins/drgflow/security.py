@@ -1,6 +1,10 @@
 """Least-privilege roles (最小授权), per-hospital logins and backup/restore of the warehouse."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -8,12 +12,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from drgflow import audit, db
+from drgflow import audit, config, db
 from drgflow.errors import UserError
 
 ROLES = {
-    "drgflow_loader": "loads files: writes raw and audit",
-    "drgflow_transformer": "dbt: reads raw, ref, audit; builds staging, intermediate, marts",
+    "drgflow_loader": "loads and validates files: writes raw and the load/validation tables of audit",
+    "drgflow_transformer": "dbt and settlement: reads raw, ref, audit; builds staging, intermediate, marts, "
+                           "seeds in ref; writes the settlement bookkeeping in audit",
     "drgflow_analyst": "reads marts only (nothing in raw)",
     "drgflow_hospital": "group of the per-hospital logins: reads its own rows through schema hospital",
 }
@@ -22,23 +27,39 @@ _GRANTS = """
 revoke all on schema raw, audit, ref, staging, intermediate, marts, hospital from public;
 revoke create on schema public from public;
 
-grant usage, create on schema raw to drgflow_loader;
-grant usage on schema audit to drgflow_loader;
-grant select, insert, update on all tables in schema raw to drgflow_loader;
-grant select, insert, update on audit.batches, audit.quarantine, audit.runs to drgflow_loader;
+-- loader (drgflow load / validate): appends raw rows, keeps the batch registry, quarantine and rule tallies;
+-- validation builds its work tables (unlogged audit.case_typed, audit.rule_flags ...) in audit. No DDL in raw.
+grant usage on schema raw to drgflow_loader;
+revoke create on schema raw from drgflow_loader;
+grant usage, create on schema audit to drgflow_loader;
+grant select, insert on all tables in schema raw to drgflow_loader;
+revoke update, delete, truncate on all tables in schema raw from drgflow_loader;
+alter default privileges in schema raw grant select, insert on tables to drgflow_loader;
+grant select, insert, update on audit.batches, audit.runs, audit.validation_runs to drgflow_loader;
+grant select, insert, update, delete on audit.quarantine, audit.rule_results to drgflow_loader;
 grant select, insert on audit.log to drgflow_loader, drgflow_transformer;
 grant usage, select, update on all sequences in schema raw, audit to drgflow_loader;
-grant usage on all sequences in schema audit to drgflow_transformer;
 grant select on all tables in schema ref to drgflow_loader;
 grant usage on schema ref, staging to drgflow_loader;
 grant select on all tables in schema staging to drgflow_loader;
 
+-- transformer (dbt, calibrate/settle/close/reopen): reads raw, ref and the audit tables the models use,
+-- builds staging/intermediate/marts and the policy seeds (ref), keeps the settlement bookkeeping
 grant usage on schema raw, audit to drgflow_transformer;
 grant select on all tables in schema raw to drgflow_transformer;
+alter default privileges in schema raw grant select on tables to drgflow_transformer;
 grant select on audit.batches, audit.quarantine, audit.hospital_logins to drgflow_transformer;
-grant select, insert, update on audit.runs to drgflow_transformer;
+grant select, insert, update on audit.runs, audit.calibrations, audit.periods to drgflow_transformer;
+grant select, insert on audit.period_events, audit.run_inputs to drgflow_transformer;
+grant select, insert, delete on audit.closed_period_cases to drgflow_transformer;
+grant usage on all sequences in schema audit to drgflow_transformer;
 grant usage, create on schema ref, staging, intermediate, marts to drgflow_transformer;
 grant select on all tables in schema ref to drgflow_transformer;
+-- dbt's on-run-end hook recreates the hospital views (a security-definer function, the transformer's only
+-- right in schema hospital)
+grant usage on schema hospital to drgflow_transformer;
+revoke execute on function hospital.refresh_views() from public;
+grant execute on function hospital.refresh_views() to drgflow_transformer;
 
 grant usage on schema marts to drgflow_analyst;
 grant select on all tables in schema marts to drgflow_analyst;
@@ -48,6 +69,9 @@ alter default privileges in schema ref grant select on tables to drgflow_transfo
 
 grant usage on schema hospital to drgflow_hospital;
 """
+
+#: the services and the role each connects as when DRGFLOW_SERVICE_ROLES is on
+SERVICES = {"loader": "drgflow_loader", "transformer": "drgflow_transformer"}
 
 
 def _role_exists(conn: psycopg.Connection, name: str) -> bool:
@@ -76,15 +100,23 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
                 created.append(role)
             conn.execute(sql.SQL("comment on role {} is {}").format(sql.Identifier(role), sql.Literal(ROLES[role])))
         conn.execute(_GRANTS)
-        # dbt-built objects must belong to the transformer so that dbt (as that role) can replace them
-        for schema in ("staging", "intermediate", "marts"):
+        _set_passwords(conn)
+        # objects a service replaces must belong to its role: dbt-built relations and the policy seeds (ref)
+        # to the transformer, validation's unlogged work tables (audit) to the loader
+        seeds = sorted(p.stem for p in (config.dbt_project_dir() / "seeds").glob("*.csv"))
+        for role, schema, where, args in (
+                ("drgflow_transformer", "staging", "", ()),
+                ("drgflow_transformer", "intermediate", "", ()),
+                ("drgflow_transformer", "marts", "", ()),
+                ("drgflow_transformer", "ref", " and c.relname = any(%s)", (seeds,)),
+                ("drgflow_loader", "audit", " and c.relpersistence = 'u'", ())):
             for (name, kind) in conn.execute(
                 "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-                " where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p')", (schema,)).fetchall():
-                stmt = {"v": "alter view {}.{} owner to drgflow_transformer",
-                        "m": "alter materialized view {}.{} owner to drgflow_transformer"}.get(
-                    kind, "alter table {}.{} owner to drgflow_transformer")
-                conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name)))
+                " where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p')" + where + " order by 1",
+                    (schema, *args)).fetchall():
+                stmt = {"v": "alter view {}.{} owner to {}",
+                        "m": "alter materialized view {}.{} owner to {}"}.get(kind, "alter table {}.{} owner to {}")
+                conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name), sql.Identifier(role)))
         if hospital_logins:
             ids = [r[0] for r in conn.execute(
                 "select distinct btrim(hospital_id) from raw.hospitals where nullif(btrim(hospital_id), '') is not null"
@@ -103,9 +135,41 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
     return {"created": created, "hospital_logins": len(hospitals), "hospital_views": views}
 
 
+def _scram_verifier(password: str, iterations: int = 4096) -> str:
+    """SCRAM-SHA-256 verifier of a password (RFC 7677), so the clear text never reaches the server or its log."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}"
+
+
+def _set_password(conn: psycopg.Connection, role: str, password: str) -> None:
+    conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role),
+                                                              sql.Literal(_scram_verifier(password))))
+
+
+def _set_passwords(conn: psycopg.Connection) -> None:
+    """Give each login role the password its service is configured with (DRGFLOW_<ROLE>_PASSWORD), if any."""
+    for role in ROLES:
+        password = config.env(f"{role.upper()}_PASSWORD")
+        if password and role != "drgflow_hospital":
+            _set_password(conn, role, password)
+
+
+def service_url(service: str, url: str | None = None) -> str | None:
+    """The URL a service connects with: its role's (role_url) when DRGFLOW_SERVICE_ROLES is on, else `url`
+    unchanged. Services: loader (load, validate), transformer (dbt, calibrate, settle, close, reopen)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r} (one of {', '.join(SERVICES)})")
+    if not config.service_roles():
+        return url
+    return role_url(SERVICES[service], url)
+
+
 def role_url(role: str, url: str | None = None) -> str:
     """The warehouse URL with another user (password from DRGFLOW_<ROLE>_PASSWORD when the server needs one)."""
-    from drgflow import config
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(url or db.database_url())

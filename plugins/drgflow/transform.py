@@ -5,7 +5,7 @@ import json
 import os
 from typing import Any
 
-from drgflow import config, db
+from drgflow import config, db, security
 
 
 class DbtError(Exception):
@@ -13,7 +13,9 @@ class DbtError(Exception):
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
-    params = db.conn_params(url)
+    """The profile's connection (profiles.yml reads these): the transformer role's when DRGFLOW_SERVICE_ROLES
+    is on (drgflow.security.service_url), else the warehouse URL's."""
+    params = db.conn_params(security.service_url("transformer", url))
     return {
         "DRGFLOW_DB_HOST": params["host"], "DRGFLOW_DB_PORT": params["port"],
         "DRGFLOW_DB_USER": params["user"], "DRGFLOW_DB_PASSWORD": params["password"],

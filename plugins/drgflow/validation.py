@@ -578,7 +578,10 @@ def validate_batch(result, url: str | None = None) -> None:
     url = url or db.database_url()
     started = time.monotonic()
     cat = load_catalogue()
-    ensure_terminology(url)
+    ensure_terminology(url)     # a reference import: the admin URL's work
+    from drgflow import security
+
+    url = security.service_url("loader", url)   # DRGFLOW_SERVICE_ROLES on: the rest runs as drgflow_loader
     batch_id = int(result.batch_id)
     with db.connect(url, autocommit=True) as lock_conn:
         # one validation at a time per warehouse: audit.rule_flags holds the batch being validated
