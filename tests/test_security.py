@@ -275,6 +275,21 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         drop_database(name)
 
 
+def test_the_deployment_connects_the_services_as_their_roles():
+    import yaml
+
+    compose = yaml.safe_load((config.REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    for name in ("airflow-worker", "airflow-init"):
+        env = compose["services"][name]["environment"]
+        assert env["DRGFLOW_SERVICE_ROLES"] == "${DRGFLOW_SERVICE_ROLES:-on}"
+        assert env["DRGFLOW_LOADER_PASSWORD"] == "${DRGFLOW_LOADER_PASSWORD}"          # from .env, never inline
+        assert env["DRGFLOW_TRANSFORMER_PASSWORD"] == "${DRGFLOW_TRANSFORMER_PASSWORD}"
+    example = (config.REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    assert re.search(r"(?m)^DRGFLOW_SERVICE_ROLES=on$", example)
+    init = (config.REPO_ROOT / "deploy" / "airflow-init.sh").read_text(encoding="utf-8")
+    assert "security.init_roles(" in init      # the roles get their passwords before any task runs
+
+
 SECRET_PATTERNS = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"(?i)(password|passwd|secret|api_key|pseudonym_key)\s*[=:]\s*['\"][^'\"{}$<>\s]{6,}['\"]"),
