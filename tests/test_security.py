@@ -252,9 +252,14 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
             by_user.setdefault(user, []).append(text)
         dbt_users = {u for u, t in watch.samples if '"app": "dbt"' in t}
         assert dbt_users == {"drgflow_transformer"}, by_user.keys()
-        loader_users = {u for u, t in watch.samples if re.search(r"copy raw\.|audit\.rule_flags|audit\.case_typed", t)}
+        # (statements, not table names: the admin's schema DDL names every table)
+        loader_work = re.compile(r"(?i)copy raw\.|create unlogged table audit\.(case_typed|rule_)"
+                                 r"|insert into audit\.(quarantine|rule_results)")
+        loader_users = {u for u, t in watch.samples if loader_work.search(t)}
         assert loader_users <= {"drgflow_loader"}, loader_users
-        runs_users = {u for u, t in watch.samples if re.search(r"audit\.(runs|calibrations|periods)\b", t)}
+        bookkeeping = re.compile(r"(?i)insert into audit\.(runs|calibrations|period_events|run_inputs"
+                                 r"|closed_period_cases)|update audit\.(runs|periods)")
+        runs_users = {u for u, t in watch.samples if bookkeeping.search(t)}
         assert runs_users <= {"drgflow_transformer"}, runs_users
         # and neither can do the other's work
         assert _denied(url, "drgflow_loader", "create table marts.loader_was_here (i int)")
