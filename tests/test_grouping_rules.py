@@ -171,13 +171,44 @@ def test_versions_side_by_side(grouped, sample_url):
     """A run for another version adds its rows; rerunning SAMPLE-DRG replaces only SAMPLE-DRG's rows."""
     url = sample_url
     before = query(url, "select count(*) from marts.case_grouping where scheme_version = %s", (V,))[0][0]
-    with db.connect(url) as conn:   # rows of another version, as a run for it would leave them
+    with db.connect(url) as conn:   # rows of another version, in their own partition as a run for it leaves them
+        conn.execute("create table marts.case_grouping__other partition of marts.case_grouping "
+                     "for values in ('OTHER')")
         conn.execute("insert into marts.case_grouping select 'OTHER', hospital_id, case_id, mdc, adrg, drg, "
                      "group_status, cc_level, reason, trace from marts.case_grouping where scheme_version = %s", (V,))
         conn.commit()
     counts = group_cases(url, V)
     assert sum(counts.values()) == before
     assert query(url, "select count(*) from marts.case_grouping where scheme_version = 'OTHER'")[0][0] == before
+    with db.connect(url) as conn:
+        conn.execute("drop table marts.case_grouping__other")
+        conn.commit()
+
+
+def test_plain_case_grouping_table_is_converted(grouped, sample_url):
+    """A warehouse whose case_grouping is a plain table (built before partitioning) is converted on the next
+    run: every other version's rows move to their own partition, the run's version is regrouped."""
+    url = sample_url
+    before = query(url, "select count(*) from marts.case_grouping where scheme_version = %s", (V,))[0][0]
+    with db.connect(url) as conn:
+        conn.execute("create table marts.case_grouping_plain as select * from marts.case_grouping")
+        conn.execute("insert into marts.case_grouping_plain select 'OTHER', hospital_id, case_id, mdc, adrg, drg, "
+                     "group_status, cc_level, reason, trace from marts.case_grouping where scheme_version = %s", (V,))
+        conn.execute("alter table marts.case_grouping rename to case_grouping_partitioned")
+        conn.execute("alter table marts.case_grouping_plain rename to case_grouping")
+        conn.commit()
+    counts = group_cases(url, V)
+    assert sum(counts.values()) == before
+    assert query(url, "select relkind from pg_class where oid = 'marts.case_grouping'::regclass")[0][0] == "p"
+    assert query(url, "select scheme_version, count(*) from marts.case_grouping group by 1 order by 1") == sorted(
+        [(V, before), ("OTHER", before)])
+    with db.connect(url) as conn:   # back to one version, as the other tests expect
+        conn.execute("drop table marts.case_grouping_partitioned cascade")   # and the hospital view over it
+        other = conn.execute("select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                             "where i.inhparent = 'marts.case_grouping'::regclass "
+                             "and pg_get_expr(c.relpartbound, c.oid) = $$FOR VALUES IN ('OTHER')$$").fetchone()[0]
+        conn.execute(f'drop table marts."{other}"')
+        conn.commit()
 
 
 def test_cli_group_prints_counts(grouped, sample_url, use_database, capsys):

@@ -1,21 +1,23 @@
-{# Typed views over raw text: a value that does not parse becomes null (validation rejects its row first). #}
+{# Typed views over raw text: a value that does not parse becomes null (validation rejects its row first).
+   The parsers are validation's own (audit.parse_*, plugins/drgflow/sql/30_validation.sql), so staging and
+   the rule catalogue read a value the same way; they are inlinable SQL, far cheaper than regular expressions. #}
 {% macro to_int(col) -%}
-    case when btrim({{ col }}) ~ '^[+-]?[0-9]{1,9}$' then btrim({{ col }})::integer end
+    audit.parse_int({{ col }})
 {%- endmacro %}
 
 {% macro to_money(col) -%}
-    case when btrim({{ col }}) ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$' then btrim({{ col }})::numeric(18, 2) end
+    audit.parse_money({{ col }})
 {%- endmacro %}
 
 {% macro to_numeric(col) -%}
-    case when btrim({{ col }}) ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$' then btrim({{ col }})::numeric end
+    case when translate({{ col }}, '0123456789.+- ', '') = '' and pg_input_is_valid({{ col }}, 'numeric')
+         then {{ col }}::numeric end
 {%- endmacro %}
 
 {% macro to_date(col) -%}
-    raw.try_date({{ col }})
+    audit.parse_date({{ col }})
 {%- endmacro %}
 
 {% macro code_list(col) -%}
-    case when nullif(btrim({{ col }}), '') is null then array[]::text[]
-         else array_remove(string_to_array(regexp_replace(btrim({{ col }}), '\s*[|]\s*', '|', 'g'), '|'), '') end
+    coalesce(array_remove(string_to_array(translate({{ col }}, E' \t\r\n', ''), '|'), ''), array[]::text[])
 {%- endmacro %}

@@ -57,7 +57,9 @@ create table if not exists raw.{kind} (
 def ensure_raw_tables(conn: psycopg.Connection) -> None:
     db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
     conn.execute(db_ddl)
-    conn.execute("create index if not exists cases_case_key on raw.cases (hospital_id, case_id)")
+    # staging finds later versions of a case by its trimmed key (stg_raw__cases)
+    conn.execute("drop index if exists raw.cases_case_key")
+    conn.execute("create index if not exists cases_trimmed_key on raw.cases (btrim(hospital_id), btrim(case_id))")
     conn.execute(pseudonym.TRIGGER_SQL)
 
 

@@ -1,6 +1,9 @@
 -- Typed cases: the latest accepted version of each (hospital_id, case_id) (settlement-spec §1, §8).
 -- Rows that failed a reject rule are left out; a later accepted resubmission supersedes an earlier one.
-with accepted as (
+-- "Latest" is an anti-join ("no later accepted version exists") rather than a sort: it runs as a parallel
+-- hash join over all cases, and a filtered read (one month) probes the trimmed-key index of raw.cases
+-- (drgflow/loader.py) for the few rows it needs instead of sorting the whole history.
+with accepted as not materialized (
     select c.*
     from {{ source('raw', 'cases') }} as c
     where not exists (
@@ -9,10 +12,14 @@ with accepted as (
     )
 ),
 
-latest as (
-    select distinct on (btrim(hospital_id), btrim(case_id)) *
-    from accepted
-    order by btrim(hospital_id), btrim(case_id), batch_id desc, source_row desc
+latest as not materialized (
+    select a.*
+    from accepted as a
+    where not exists (
+        select 1 from accepted as n
+        where btrim(n.hospital_id) = btrim(a.hospital_id) and btrim(n.case_id) = btrim(a.case_id)
+          and (n.batch_id, n.source_row) > (a.batch_id, a.source_row)
+    )
 )
 
 select

@@ -20,10 +20,20 @@ declare
     t record;
     n integer := 0;
 begin
+    -- views over partitions go: a partition is read through its parent (marts.case_grouping per scheme version)
+    for t in
+        select p.relname as table_name from pg_class p join pg_namespace ns on ns.oid = p.relnamespace
+        where ns.nspname = 'marts' and p.relispartition
+          and exists (select 1 from pg_views v where v.schemaname = 'hospital' and v.viewname = p.relname)
+    loop
+        execute format('drop view hospital.%I', t.table_name);
+    end loop;
     for t in
         select c.table_name from information_schema.columns c
         join information_schema.tables tb on tb.table_schema = c.table_schema and tb.table_name = c.table_name
         where c.table_schema = 'marts' and c.column_name = 'hospital_id'
+          and not exists (select 1 from pg_class p join pg_namespace ns on ns.oid = p.relnamespace
+                          where ns.nspname = 'marts' and p.relname = c.table_name and p.relispartition)
     loop
         execute format(
             'create or replace view hospital.%I with (security_barrier) as select * from marts.%I '

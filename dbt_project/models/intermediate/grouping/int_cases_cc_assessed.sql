@@ -35,7 +35,8 @@ assessed as (
             select x.pos, x.code, e ->> 0 as lvl, (e ->> 1)::integer as tbl,
                    coalesce((e ->> 1)::integer = (mp.cce ->> c.dx[1])::integer, false) as excluded
             from unnest(c.dx[2:]) with ordinality as x (code, pos)
-            cross join lateral (select mp.cc -> x.code as e) as l
+            -- offset 0: look the code up once, not once per use of e (the planner would inline it)
+            cross join lateral (select mp.cc -> x.code as e offset 0) as l
             where e is not null
         ) as s
     ) as a

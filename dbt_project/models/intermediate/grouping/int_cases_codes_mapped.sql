@@ -9,7 +9,8 @@
 
 with cases as (
     select
-        row_number() over ()::integer as case_key,
+        -- the raw row's key as one number: unique per case, and no window pass over all cases
+        (batch_id << 32) + source_row as case_key,
         hospital_id, case_id, sex, age_years, age_days, birth_weight_g, dx_codes, px_codes
     from {{ ref('stg_raw__cases') }}
 ),

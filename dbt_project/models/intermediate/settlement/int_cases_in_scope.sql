@@ -25,10 +25,10 @@ select
 {%- endfor %}
     c.dx_codes[1] as principal_dx
 from {{ ref('stg_raw__cases') }} as c
-cross join {{ ref('int_parameters_resolved') }} as p
 {%- if month %}
-where c.settle_year = p.settlement_year
-  and c.settle_period = to_char(make_date(p.settlement_year, {{ month | int }}, 1), 'YYYY-MM')
+-- the period as a constant, not a join with the parameters: the filter then reaches the scan of raw.cases
+-- and staging probes later versions by index for this month's cases only
+where c.settle_period = '{{ '%04d-%02d' | format(var('settlement_year') | int, month | int) }}'
 {%- else %}
 where c.settle_year is not null
 {%- endif %}

@@ -1,13 +1,14 @@
 -- 病例分组结果 (output contract: case_grouping): one row per (scheme_version, hospital_id, case_id)
 -- for every accepted case of staging.stg_raw__cases, grouped with the scheme version given as the
--- dbt var scheme_version. A run replaces only that version's rows (delete+insert by scheme_version),
--- so history regrouped under several versions stays side by side.
+-- dbt var scheme_version. The table is partitioned by scheme_version and a run replaces only that version's
+-- partition (macros/materializations/list_partition.sql), so history regrouped under several versions
+-- stays side by side. enable_memoize off: memoize would cache the CC assessment per diagnosis list, and
+-- nearly every list is unique, so it only costs memory and time.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='scheme_version',
-    on_schema_change='fail',
-    pre_hook=["set local work_mem = '256MB'"],
+    materialized='list_partition',
+    partition_by='scheme_version',
+    partition_value=var('scheme_version'),
+    pre_hook=["set local work_mem = '256MB'", "set local enable_memoize = off"],
     post_hook=["analyze {{ this }}"]
 ) }}
 
