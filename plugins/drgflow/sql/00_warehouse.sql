@@ -60,16 +60,3 @@ create table if not exists audit.runs (
 -- Serial numbers of rows inside the batch being loaded (reset per batch under the load lock).
 create sequence if not exists raw.source_row_seq;
 
--- ISO date or null: staging must not fail on a value validation has not rejected yet.
--- Pure SQL with nested CASE (evaluation order is guaranteed), so it stays parallel safe.
-create or replace function raw.try_date(value text) returns date
-language sql immutable parallel safe as $$
-    select case when v ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then
-        case when substr(v, 1, 4)::int >= 1 and substr(v, 6, 2)::int between 1 and 12 then
-            case when substr(v, 9, 2)::int between 1 and extract(day from
-                    make_date(substr(v, 1, 4)::int, substr(v, 6, 2)::int, 1) + interval '1 month - 1 day')::int
-                 then v::date end
-        end
-    end
-    from (select btrim(value) as v) as s
-$$;

@@ -32,44 +32,40 @@ population as (
     from cases as c
 ),
 
-ranked as (
-    select
-        population.population, population.hospital_id, population.case_id, population.year, population.drg,
-        population.level, population.total_cost,
-        row_number() over (partition by population, drg, year order by total_cost) as rn,
-        count(*) over (partition by population, drg, year)                          as n_group,
-        -- numeric ln is costly: computed only when the method needs it
-        case when p.trim_method = 'log_sd' and total_cost > 0 then ln(total_cost) end as ln_cost
-    from population
-    cross join p
-),
-
-positions as (
-    -- 1-based ranks around position h = (n − 1)·f, as percentile_cont does
-    select r.population, r.drg, r.year, r.n_group
-    {%- for name, f in fractions %},
-        floor((r.n_group - 1) * ({{ f }}))::bigint + 1                       as {{ name }}_lo,
-        ceil((r.n_group - 1) * ({{ f }}))::bigint + 1                        as {{ name }}_hi,
-        (r.n_group - 1) * ({{ f }}) - floor((r.n_group - 1) * ({{ f }}))     as {{ name }}_frac
-    {%- endfor %}
-    from (select population, drg, year, count(*) as n_group from population group by population, drg, year) as r
-    cross join p
+counts as (
+    select population, drg, year, count(*) as n_group from population group by population, drg, year
 ),
 
 bounds as (
+    -- the values at the 1-based ranks around h = (n − 1)·f, as percentile_cont interpolates them, read with
+    -- percentile_disc: rank r is percentile_disc((r − 0.5) / n) (its row number ceil(f·n) is exactly r).
+    -- One sort per group inside the aggregate; the interpolation itself stays in exact numeric.
     select
-        r.population, r.drg, r.year, max(r.n_group) as n_group,
-    {%- for name, f in fractions %}
-        max(r.total_cost) filter (where r.rn = x.{{ name }}_lo)
-          + max(x.{{ name }}_frac)
-            * (max(r.total_cost) filter (where r.rn = x.{{ name }}_hi)
-               - max(r.total_cost) filter (where r.rn = x.{{ name }}_lo))       as {{ name }},
+        r.population, r.drg, r.year, k.n_group,
+        percentile_disc(array[
+        {%- for name, f in fractions %}
+            (floor((k.n_group - 1) * ({{ f }}))::double precision + 0.5) / k.n_group,
+            (ceil((k.n_group - 1) * ({{ f }}))::double precision + 0.5) / k.n_group{{ ',' if not loop.last }}
+        {%- endfor %}
+        ]) within group (order by r.total_cost) as v,
+        -- numeric ln is costly: computed only when the method needs it
+        avg(case when p.trim_method = 'log_sd' and r.total_cost > 0 then ln(r.total_cost) end)          as mean_ln,
+        stddev_samp(case when p.trim_method = 'log_sd' and r.total_cost > 0 then ln(r.total_cost) end)  as sd_ln
+    from population as r
+    join counts as k using (population, drg, year)
+    cross join p
+    group by r.population, r.drg, r.year, k.n_group, p.trim_low_pct, p.trim_high_pct
+),
+
+interpolated as (
+    select
+        b.population, b.drg, b.year, b.n_group, b.mean_ln, b.sd_ln
+    {%- for name, f in fractions %},
+        b.v[{{ 2 * loop.index - 1 }}] + ((b.n_group - 1) * ({{ f }}) - floor((b.n_group - 1) * ({{ f }})))
+            * (b.v[{{ 2 * loop.index }}] - b.v[{{ 2 * loop.index - 1 }}])                 as {{ name }}
     {%- endfor %}
-        avg(r.ln_cost)          as mean_ln,
-        stddev_samp(r.ln_cost)  as sd_ln
-    from ranked as r
-    join positions as x using (population, drg, year)
-    group by r.population, r.drg, r.year
+    from bounds as b
+    cross join p
 )
 
 select
@@ -80,19 +76,19 @@ select
     r.drg,
     r.level,
     r.total_cost,
-    r.n_group,
+    b.n_group,
     b.p_low, b.p_high, b.q1, b.q3, b.mean_ln, b.sd_ln,
     case
-        when r.n_group < p.trim_min_n or p.trim_method = 'none' then true
+        when b.n_group < p.trim_min_n or p.trim_method = 'none' then true
         when p.trim_method = 'percentile' then r.total_cost between b.p_low and b.p_high
         when p.trim_method = 'iqr'
             then r.total_cost between b.q1 - p.trim_iqr_k * (b.q3 - b.q1) and b.q3 + p.trim_iqr_k * (b.q3 - b.q1)
         -- a cost <= 0 has no logarithm: it cannot be judged typical, so it is dropped (docs/settlement-choices.md)
         when p.trim_method = 'log_sd' then
-            case when r.ln_cost is null then false
+            case when r.total_cost is null or r.total_cost <= 0 then false
                  when b.sd_ln is null then true
-                 else abs(r.ln_cost - b.mean_ln) <= p.trim_log_sd_k * b.sd_ln end
+                 else abs(ln(r.total_cost) - b.mean_ln) <= p.trim_log_sd_k * b.sd_ln end
     end as kept
-from ranked as r
-join bounds as b using (population, drg, year)
+from population as r
+join interpolated as b using (population, drg, year)
 cross join p
