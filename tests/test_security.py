@@ -231,7 +231,7 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         # what each built belongs to it: dbt relations and seeds to the transformer, validation's work to the loader
         owners = dict(query(url, """select n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner)
                                     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-                                    where c.relkind in ('r', 'v') and n.nspname in
+                                    where c.relkind in ('r', 'p', 'v') and n.nspname in
                                           ('staging', 'intermediate', 'marts', 'ref', 'audit')"""))
         built = {k: v for k, v in owners.items() if k.split(".")[0] in ("staging", "intermediate", "marts")}
         assert {"marts.case_grouping", "marts.case_points", "marts.settlement_monthly",
