@@ -234,6 +234,22 @@ def test_rerun_gives_identical_figures(city):
     assert _rows(url, "select hospital_id, case_id, case_type, points from marts.case_points order by 1, 2") == points
 
 
+def test_record_only_run_records_the_built_figures_and_refuses_another_period(city):
+    """settle(build=False) (the DAG's record step after its dbt tasks) records the run without rebuilding:
+    same figures, a new run row; models built for another period are refused."""
+    url = city["url"]
+    before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id")
+    runs = _rows(url, "select count(*) as n from audit.runs where command = 'settle'")[0]["n"]
+    out = settlement.settle(YEAR, url=url, build=False)     # the models hold the annual run of YEAR
+    assert out["settlement_annual"] == len(before)
+    assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id") == before
+    assert _rows(url, "select count(*) as n from audit.runs where command = 'settle'")[0]["n"] == runs + 1
+    with pytest.raises(UserError, match="built for another period"):
+        settlement.settle(YEAR, MONTHS[0], url=url, build=False)
+    with pytest.raises(UserError, match="built for another period"):
+        settlement.calibrate(YEAR + 1, url=url, build=False)
+
+
 UNIT_TEST_PATHS = ["models/intermediate/statistics", "models/intermediate/settlement", "models/marts/statistics",
                    "models/marts/coefficients", "models/marts/settlement"]
 

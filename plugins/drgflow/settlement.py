@@ -166,11 +166,13 @@ def _closed_months(conn: psycopg.Connection, year: int) -> list[str]:
         "order by period", (f"{year:04d}-%", f"{year:04d}")).fetchall()]
 
 
-def calibrate(year: int, url: str | None = None) -> dict:
+def calibrate(year: int, url: str | None = None, build: bool = True) -> dict:
     """Base-period statistics, base points and coefficients for settlement year `year` (§2, §3, §6).
 
     Stores the calibration with its parameters and scheme version (audit.calibrations); the marts keep
     the rows of every settlement year. Refused while a period of the year is closed (its figures used it).
+    build=False records a calibration whose models were just built for `year` by someone else (the Airflow
+    DAG's Cosmos tasks), after checking that they were built for that year.
     """
     url = url or db.database_url()
     db.init_warehouse(url)
@@ -180,13 +182,28 @@ def calibrate(year: int, url: str | None = None) -> dict:
         if closed:
             raise UserError(f"calibration of {year} is in use by closed period(s) {', '.join(closed)}; "
                             f"reopen them first (drgflow reopen --period ... --reason ...)")
-        return _calibrate(conn, url, year)
+        return _calibrate(conn, url, year, build)
 
 
-def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
+def _built_for(conn: psycopg.Connection, year: int, month: int | None) -> None:
+    """Refuse to record models built for another period (record-only runs, build=False)."""
+    if not _relation_exists(conn, "intermediate.int_parameters_resolved"):
+        raise UserError("the settlement models are not built: run without build=False")
+    built_year = conn.execute("select settlement_year from intermediate.int_parameters_resolved").fetchone()
+    other = conn.execute("select count(*) from intermediate.int_cases_in_scope where settle_period <> %s",
+                         (_period(year, month),)).fetchone()[0] if month else 0
+    if not built_year or built_year[0] != year or other:
+        raise UserError(f"the models were built for another period than {_period(year, month)}: "
+                        f"build them for it first (or run without build=False)")
+
+
+def _calibrate(conn: psycopg.Connection, url: str, year: int, build: bool = True) -> dict:
     run_id = _start_run(conn, "calibrate", str(year))
     try:
-        _prepare(url, year, None)
+        if build:
+            _prepare(url, year, None)
+        else:
+            _built_for(conn, year, None)
         scheme, params = _check_parameters(conn)
         first, last = params["settlement_year"] - params["base_years"], params["settlement_year"] - 1
         n_base = conn.execute(
@@ -197,8 +214,9 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
         if n_base == 0:
             raise UserError(f"empty base period for {year}: no grouped cases in {first}–{last} under scheme "
                             f"{scheme} (load those years and run drgflow group)")
-        run_dbt(["build", "--select", *CALIBRATE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS], url=url,
-                vars=_vars(year, None))
+        if build:
+            run_dbt(["build", "--select", *CALIBRATE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS],
+                    url=url, vars=_vars(year, None))
         counts = _input_batches(conn, run_id, first, last, None)
         drg_count, a_all = conn.execute(
             "select count(*), max(all_mean_cost) from marts.drg_base_points where settlement_year = %s",
@@ -234,10 +252,12 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int) -> dict:
         raise
 
 
-def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
+def settle(year: int, month: int | None = None, url: str | None = None, build: bool = True) -> dict:
     """Case points and the monthly pre-settlement (with month) or the annual settlement of `year` (§4, §5).
 
     Refuses a closed period. Calibrates the year first when it has no stored calibration.
+    build=False records a run whose models were just built for the period by someone else (the Airflow DAG's
+    Cosmos tasks, checked by its output checks) instead of building them again; it needs a stored calibration.
     """
     url = url or db.database_url()
     db.init_warehouse(url)
@@ -253,14 +273,21 @@ def settle(year: int, month: int | None = None, url: str | None = None) -> dict:
         calibrated = conn.execute("select 1 from audit.calibrations where settlement_year = %s",
                                   (year,)).fetchone()
         if not calibrated or not _relation_exists(conn, "marts.drg_base_points"):
+            if not build:
+                raise UserError(f"{year} has no stored calibration: calibrate it first (drgflow calibrate "
+                                f"--year {year})")
             _calibrate(conn, url, year)
         run_id = _start_run(conn, "settle", period)
         try:
-            _prepare(url, year, month)
+            if build:
+                _prepare(url, year, month)
+            else:
+                _built_for(conn, year, month)
             scheme, params = _check_parameters(conn)
             _check_settlement_inputs(conn, year, month, scheme)
-            run_dbt(["build", "--select", *SETTLE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS], url=url,
-                    vars=_vars(year, month))
+            if build:
+                run_dbt(["build", "--select", *SETTLE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS],
+                        url=url, vars=_vars(year, month))
             _protect_closed_rows(conn)
             counts = _input_batches(conn, run_id, year, year, period if month else None)
             scope = "settlement_year = %s" + (" and period = %s" if month else "")
