@@ -5,7 +5,7 @@
 -- alternative holds when all its conditions are hit (drgflow/schemes/rules.py for the forms).
 -- Most alternatives have one condition, so only multi-condition alternatives are aggregated.
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
-{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

@@ -3,7 +3,7 @@
 -- (drg-dip-reference §2.2). Codes the map does not know are kept and listed, and make the case
 -- ungroupable (诊断/手术操作不能转换为分组器支持的编码).
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
-{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

@@ -4,7 +4,7 @@
 -- supplementary conditions of ref.scheme_mdc (MDCA by operating-room principal procedure, MDCP age,
 -- MDCM/MDCN sex, MDCZ ≥ 2 body regions).
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
-{{ config(materialized='table', unlogged=true, pre_hook=["set local work_mem = '256MB'"], post_hook=["analyze {{ this }}"]) }}
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

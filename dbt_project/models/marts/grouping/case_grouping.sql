@@ -8,7 +8,7 @@
     materialized='list_partition',
     partition_by='scheme_version',
     partition_value=var('scheme_version'),
-    pre_hook=["set local work_mem = '256MB'", "set local enable_memoize = off"],
+    pre_hook=["set local enable_memoize = off"],
     post_hook=["analyze {{ this }}"]
 ) }}
 

@@ -27,29 +27,29 @@ grouped as (
     where c.group_status = 'grouped'
 ),
 
-deviations as (
-    select scheme_version, year,
-           (total_cost - avg(total_cost) over (partition by scheme_version, year)) ^ 2              as sst,
-           (total_cost - avg(total_cost) over (partition by scheme_version, year, drg)) ^ 2         as ssw
+per_drg as (
+    -- sums per DRG and year, over all grouped cases and over the kept ones
+    select scheme_version, year, drg,
+           count(*)                                           as n,
+           sum(total_cost)                                    as s,
+           sum(total_cost * total_cost)                       as ss,
+           count(*) filter (where kept)                       as n_kept,
+           sum(total_cost) filter (where kept)                as s_kept,
+           sum(total_cost * total_cost) filter (where kept)   as ss_kept
     from grouped
-),
-
-deviations_trimmed as (
-    select scheme_version, year,
-           (total_cost - avg(total_cost) over (partition by scheme_version, year)) ^ 2              as sst,
-           (total_cost - avg(total_cost) over (partition by scheme_version, year, drg)) ^ 2         as ssw
-    from grouped
-    where kept
+    group by scheme_version, year, drg
 ),
 
 riv as (
-    select scheme_version, year, 1 - sum(ssw) / nullif(sum(sst), 0) as riv
-    from deviations group by scheme_version, year
-),
-
-riv_trimmed as (
-    select scheme_version, year, 1 - sum(ssw) / nullif(sum(sst), 0) as riv_trimmed
-    from deviations_trimmed group by scheme_version, year
+    -- RIV = 1 − SSW/SST, with the sums of squared deviations from their sums:
+    -- SST = Σx² − (Σx)²/n over the year, SSW = Σ_g (Σx² − (Σx)²/n_g) over its DRGs (exact numeric, one pass)
+    select scheme_version, year,
+           1 - sum(ss - s * s / n)
+               / nullif(sum(ss) - sum(s) * sum(s) / sum(n), 0)                          as riv,
+           1 - sum(ss_kept - s_kept * s_kept / n_kept) filter (where n_kept > 0)
+               / nullif(sum(ss_kept) - sum(s_kept) * sum(s_kept) / nullif(sum(n_kept), 0), 0) as riv_trimmed
+    from per_drg
+    group by scheme_version, year
 ),
 
 cv_share as (
@@ -69,9 +69,8 @@ select
     c.n_qy::numeric / c.n_cases                         as qy_rate,
     c.n_ungroupable::numeric / c.n_cases                as ungroupable_rate,
     r.riv,
-    rt.riv_trimmed,
+    r.riv_trimmed,
     s.share_drg_cv_below_1
 from counts as c
 left join riv as r using (scheme_version, year)
-left join riv_trimmed as rt using (scheme_version, year)
 left join cv_share as s using (scheme_version, year)
