@@ -109,3 +109,25 @@ def test_workers_scale_and_docs_serve_the_drgflow_home(compose):
     assert any(v.startswith("drgflow-home:/srv/drgflow") and v.endswith(":ro") for v in docs["volumes"])
     home = compose["services"]["airflow-scheduler"]["environment"]["DRGFLOW_HOME"]
     assert any(v.startswith(f"drgflow-home:{home}") for v in worker["volumes"])
+
+
+def test_only_airflow_init_gets_the_warehouse_admin(compose):
+    """The long-running Airflow containers connect as drgflow_loader / drgflow_transformer only: no admin URL, user
+    or password in their environment; airflow-init (db init, init-roles, reference imports) has the admin's URL."""
+    admin_vars = ("${DRGFLOW_DATABASE_URL}", "${WAREHOUSE_PASSWORD}", "${WAREHOUSE_USER}")
+    example = _env_example()
+    for name in AIRFLOW_SERVICES:
+        env = compose["services"][name]["environment"]
+        leaked = {k: v for k, v in env.items() if any(a in str(v) for a in admin_vars)
+                  or (example["WAREHOUSE_PASSWORD"] in str(v))}
+        assert not leaked, f"{name} gets the warehouse admin's credentials: {sorted(leaked)}"
+        assert env["DRGFLOW_SERVICE_ROLES"] == "${DRGFLOW_SERVICE_ROLES:-on}"
+        user = re.match(r"postgresql://([^:@/]+)[:@]", env["DRGFLOW_DATABASE_URL"]).group(1)
+        assert user in ("drgflow_loader", "drgflow_transformer"), f"{name} connects as {user}"
+        assert "${DRGFLOW_TRANSFORMER_PASSWORD}" in env["DRGFLOW_DATABASE_URL"]
+        assert "@warehouse:5432/${WAREHOUSE_DB}" in env["DRGFLOW_DATABASE_URL"]   # the admin URL's server
+    init = compose["services"]["airflow-init"]
+    assert init["environment"]["DRGFLOW_DATABASE_URL"] == "${DRGFLOW_DATABASE_URL}"
+    script = (REPO / "deploy" / "airflow-init.sh").read_text(encoding="utf-8")
+    for step in ("db.init_warehouse(", "security.init_roles(", "security.import_reference("):
+        assert step in script, f"airflow-init.sh does not run {step}"

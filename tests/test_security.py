@@ -166,9 +166,10 @@ class _ActivityWatch(threading.Thread):
     def __init__(self, dbname: str):
         super().__init__(daemon=True)
         self.dbname, self.samples, self.done = dbname, set(), threading.Event()
+        self.url = db.server_url("postgres")     # the admin's, before a test points DRGFLOW_DATABASE_URL elsewhere
 
     def run(self) -> None:
-        with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+        with psycopg.connect(self.url, autocommit=True) as conn:
             while not self.done.is_set():
                 self.samples |= set(conn.execute(
                     "select usename, left(query, 400) from pg_stat_activity where datname = %s and query <> ''"
@@ -186,37 +187,61 @@ def _denied(url: str, role: str, statement: str) -> bool:
     return False
 
 
+def _admin_sessions(url: str) -> list[tuple]:
+    return query(url, "select usename, left(query, 80) from pg_stat_activity where datname = current_database()"
+                      " and usename = current_user and pid <> pg_backend_pid() and backend_type = 'client backend'")
+
+
 def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
-    """DRGFLOW_SERVICE_ROLES=on: load + validate as drgflow_loader; group, calibrate, settle, close, reopen and
-    every dbt run as drgflow_transformer; the admin URL only for init, init-roles and reference imports."""
+    """The deployment's set-up, DRGFLOW_SERVICE_ROLES=on: the admin initialises the warehouse, the roles and the
+    reference data (deploy/airflow-init.sh); then the services run with no admin credentials at all: load +
+    validate with DRGFLOW_DATABASE_URL = drgflow_loader's URL, group, calibrate, settle, close, reopen and every
+    dbt run with drgflow_transformer's. No statement of the admin reaches the warehouse meanwhile."""
     monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))  # SAMPLE-DRG + sample terminology: small
     monkeypatch.delenv("DRGFLOW_SCHEME", raising=False)
     for role in security.SERVICES.values():
         monkeypatch.delenv(f"{role.upper()}_PASSWORD", raising=False)
     name, url = create_database("drgflow_roles")
     watch = _ActivityWatch(name)
+    admin_env = config.env("DRGFLOW_DATABASE_URL")
     try:
+        # the admin step (airflow-init), the setting on as in the deployment
+        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+        db.init_warehouse(url)
         security.init_roles(url)
+        assert security.import_reference(url) == {"terminology": "imported", "schemes": {"SAMPLE-DRG": "imported"}}
+        assert security.import_reference(url)["schemes"] == {"SAMPLE-DRG": "present"}
         data = tmp_path / "city"
         generate.generate_city(data, years=[2021, 2022, 2023, 2024], cases_per_year=250, hospitals=4, regions=1,
                                seed=9, defect_rate=0.03, split="year")
-        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+        for _ in range(250):     # the admin's sessions have ended before the services start
+            if not _admin_sessions(url):
+                break
+            time.sleep(0.02)
         watch.start()
-        results = loader.load_paths([data], url, progress=False)
+        # the loader's worker: its role's URL is the only one it has
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", security.role_url("drgflow_loader", url))
+        results = loader.load_paths([data], None, progress=False)
         cases = [r for r in results if r.kind == "cases"]
         assert len(cases) == 4 and sum(r.rows_quarantined for r in cases) > 0
-        validation.validate_pending(url, batch_id=cases[-1].batch_id, revalidate=True)
+        validation.validate_pending(None, batch_id=cases[-1].batch_id, revalidate=True)
+        # the transformer's
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", security.role_url("drgflow_transformer", url))
         scheme = config.default_scheme()[0]
         assert scheme == "SAMPLE-DRG"
-        assert sum(grouping.group_cases(url, scheme).values()) > 0
-        assert settlement.settle(2024, 6, url)["case_points"] > 0        # calibrates 2024 first
-        settlement.close_period("2024-06", url)
-        settlement.reopen_period("2024-06", "test: reopen as the transformer", url)
+        assert sum(grouping.group_cases(None, scheme).values()) > 0
+        assert settlement.settle(2024, 6)["case_points"] > 0        # calibrates 2024 first
+        settlement.close_period("2024-06")
+        settlement.reopen_period("2024-06", "test: reopen as the transformer")
     finally:
         watch.done.set()
         if watch.is_alive():
             watch.join(5)
         monkeypatch.delenv("DRGFLOW_SERVICE_ROLES")
+        if admin_env is None:
+            monkeypatch.delenv("DRGFLOW_DATABASE_URL", raising=False)
+        else:
+            monkeypatch.setenv("DRGFLOW_DATABASE_URL", admin_env)
     try:
         # who did what, as the warehouse recorded it
         assert {r[0] for r in query(url, "select loaded_by from audit.batches")} == {"drgflow_loader"}
@@ -250,6 +275,8 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         by_user: dict[str, list[str]] = {}
         for user, text in watch.samples:
             by_user.setdefault(user, []).append(text)
+        admin = query(url, "select current_user")[0][0]
+        assert admin not in by_user and set(by_user) <= {"drgflow_loader", "drgflow_transformer"}, by_user.keys()
         dbt_users = {u for u, t in watch.samples if '"app": "dbt"' in t}
         assert dbt_users == {"drgflow_transformer"}, by_user.keys()
         # (statements, not table names: the admin's schema DDL names every table)
@@ -276,6 +303,61 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         assert _denied(url, "drgflow_transformer", "delete from audit.quarantine")
         assert _denied(url, "drgflow_transformer", "insert into ref.scheme_drg select * from ref.scheme_drg")
         assert _denied(url, "drgflow_analyst", "select hospital.refresh_views()")
+    finally:
+        drop_database(name)
+
+
+def test_a_service_role_runs_no_ddl_or_import_but_names_the_admin_step(tmp_path, monkeypatch):
+    """DRGFLOW_SERVICE_ROLES=on with only a role's URL: an uninitialised (or older) warehouse and missing reference
+    data are UserErrors naming the admin's commands; nothing is created or imported as the role."""
+    monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
+    for role in security.SERVICES.values():
+        monkeypatch.delenv(f"{role.upper()}_PASSWORD", raising=False)
+    name, url = create_database("drgflow_noadmin")
+    admin_env = config.env("DRGFLOW_DATABASE_URL")
+    loader_url, transformer_url = (security.role_url(r, url) for r in ("drgflow_loader", "drgflow_transformer"))
+    try:
+        security.init_roles(url, hospital_logins=False)     # the roles exist cluster-wide; makes this db current
+        with db.transaction(url) as conn:
+            conn.execute("comment on schema audit is 'drgflow warehouse schema of another version'")
+        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", loader_url)
+        with pytest.raises(UserError, match=r"not initialised by this version.*drgflow db init.*init-roles"):
+            db.init_warehouse()
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", transformer_url)
+        with pytest.raises(UserError, match=r"drgflow db init"):
+            settlement.settle(2024, 6)
+        db.init_warehouse(url)                              # the admin upgrades
+        db.init_warehouse()                                 # and the role's check passes
+        with pytest.raises(UserError, match=r"drgflow terminology import.*drgflow scheme import \S+SAMPLE-DRG"
+                                            r" --version SAMPLE-DRG"):
+            grouping.group_cases(None, "SAMPLE-DRG")
+        with pytest.raises(UserError, match=r"drgflow terminology import"):
+            validation.ensure_terminology(loader_url)
+        security.import_reference(url, schemes=[])          # the admin imports the terminology only
+        with pytest.raises(UserError, match=r"^scheme SAMPLE-DRG is not imported.*drgflow scheme import"):
+            grouping.ensure_reference(None, "SAMPLE-DRG")
+        validation.ensure_terminology(loader_url)
+        # nothing was imported as a role
+        assert query(url, "select count(*) from ref.scheme_version") == [(0,)]
+        # with the setting off the same call imports, as before (here as the admin)
+        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "off")
+        grouping.ensure_reference(url, "SAMPLE-DRG")
+        assert query(url, "select scheme_version from ref.scheme_version") == [("SAMPLE-DRG",)]
+    finally:
+        monkeypatch.delenv("DRGFLOW_SERVICE_ROLES", raising=False)
+        if admin_env is None:
+            monkeypatch.delenv("DRGFLOW_DATABASE_URL", raising=False)
+        else:
+            monkeypatch.setenv("DRGFLOW_DATABASE_URL", admin_env)
+        drop_database(name)
+    # an empty database: the role cannot initialise it
+    name, url = create_database("drgflow_empty")
+    try:
+        monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
+        with pytest.raises(UserError, match=r"not initialised \(missing raw, audit.*drgflow db init"):
+            loader.load_paths([tmp_path], security.role_url("drgflow_loader", url), progress=False)
+        assert query(url, "select count(*) from pg_namespace where nspname in ('raw', 'audit')") == [(0,)]
     finally:
         drop_database(name)
 

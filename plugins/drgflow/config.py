@@ -24,7 +24,8 @@ SETTINGS = {
     "DRGFLOW_REPORTS": "where reports are written (default DRGFLOW_HOME/reports)",
     "DRGFLOW_PSEUDONYM_KEY": "HMAC key for patient ids (the demo writes a local one)",
     "DRGFLOW_SERVICE_ROLES": "on: loading/validation connect as drgflow_loader, dbt and settlement as "
-                             "drgflow_transformer (after drgflow db init-roles); off (default): as the URL's user",
+                             "drgflow_transformer, and a role runs no DDL or reference import (the admin runs "
+                             "drgflow db init, db init-roles, scheme import); off (default): as the URL's user",
     "DRGFLOW_LOADER_PASSWORD": "password of drgflow_loader when the server asks for one (init-roles sets it)",
     "DRGFLOW_TRANSFORMER_PASSWORD": "password of drgflow_transformer when the server asks for one (init-roles sets it)",
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import subprocess
 import warnings
 from pathlib import Path
@@ -9,9 +10,11 @@ from typing import Iterator
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from drgflow import config
+from drgflow.errors import UserError
 
 DEFAULT_DBNAME = "drgflow"
 SCHEMAS = ("raw", "audit", "ref", "staging", "intermediate", "marts")
@@ -95,15 +98,81 @@ def conn_params(url: str | None = None) -> dict[str, str]:
 
 
 def init_warehouse(url: str | None = None) -> None:
-    """Create schemas and the package's own tables (idempotent): every sql/NN_*.sql file in order."""
-    files = sorted((config.PACKAGE_DIR / "sql").glob("[0-9][0-9]_*.sql"))
-    with transaction(url) as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.init'))")
-        for f in files:
-            conn.execute(f.read_text(encoding="utf-8"))
-        from drgflow.loader import ensure_raw_tables
+    """Create schemas and the package's own tables (idempotent): every sql/NN_*.sql file in order.
 
-        ensure_raw_tables(conn)
+    With DRGFLOW_SERVICE_ROLES on, a least-privilege role (drgflow_loader, drgflow_transformer ...) runs no
+    DDL: it only checks that the admin initialised the warehouse for this drgflow (require_initialised) and
+    raises UserError naming the admin's commands when not. The admin (and anyone with the setting off)
+    runs the DDL as before."""
+    with connect(url) as conn:
+        if config.service_roles() and not may_init(conn):
+            require_initialised(conn)
+            return
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.init'))")
+            for f in _schema_files():
+                conn.execute(f.read_text(encoding="utf-8"))
+            from drgflow.loader import ensure_raw_tables
+
+            ensure_raw_tables(conn)
+            # what require_initialised compares: the schema's definition this drgflow created
+            marker = _MARKER + schema_fingerprint()
+            if conn.execute("select obj_description('audit'::regnamespace, 'pg_namespace')").fetchone()[0] != marker:
+                conn.execute(sql.SQL("comment on schema audit is {}").format(sql.Literal(marker)))
+
+
+#: drgflow's least-privilege roles (drgflow.security.ROLES): never the warehouse DDL or reference imports
+SERVICE_ROLES = ("drgflow_loader", "drgflow_transformer", "drgflow_analyst", "drgflow_hospital")
+_MARKER = "drgflow warehouse schema "
+ADMIN_STEP = ("run `drgflow db init` and `drgflow db init-roles` as the warehouse admin "
+              "(deploy/airflow-init.sh does both; docs/security.md)")
+
+
+def _schema_files() -> list[Path]:
+    return sorted((config.PACKAGE_DIR / "sql").glob("[0-9][0-9]_*.sql"))
+
+
+def schema_fingerprint() -> str:
+    """sha256 of the DDL init_warehouse runs (sql/NN_*.sql, the raw tables, the pseudonym trigger)."""
+    from drgflow import contract, loader, pseudonym
+
+    digest = hashlib.sha256()
+    for f in _schema_files():
+        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    for kind in contract.FILE_KINDS:
+        digest.update(loader.raw_table_ddl(kind).encode())
+    digest.update(pseudonym.TRIGGER_SQL.encode())
+    return digest.hexdigest()[:16]
+
+
+def may_init(conn: psycopg.Connection) -> bool:
+    """May this connection's user run the warehouse DDL and reference imports: CREATE on the database and not
+    one of drgflow's least-privilege roles (nor a member of one, e.g. a hospital login)."""
+    return bool(conn.execute(
+        "select has_database_privilege(current_database(), 'CREATE') and current_user <> all(%(roles)s)"
+        " and not exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid"
+        "                 join pg_roles u on u.oid = m.member"
+        "                 where u.rolname = current_user and g.rolname = any(%(roles)s))",
+        {"roles": list(SERVICE_ROLES)}).fetchone()[0])
+
+
+def require_initialised(conn: psycopg.Connection) -> None:
+    """Raise UserError unless the warehouse was initialised by this drgflow: catalog lookups only, no DDL."""
+    from drgflow import contract
+
+    user, marker, schemas, tables = conn.execute(
+        "select current_user, obj_description(to_regnamespace('audit'), 'pg_namespace'),"
+        " array(select s from unnest(%s::text[]) s where to_regnamespace(s) is null),"
+        " array(select t from unnest(%s::text[]) t where not exists (select 1 from pg_class c"
+        "       join pg_namespace n on n.oid = c.relnamespace where n.nspname || '.' || c.relname = t))",
+        ([*SCHEMAS, "hospital"], [f"raw.{k}" for k in contract.FILE_KINDS])).fetchone()
+    if schemas or tables:
+        raise UserError(f"the warehouse is not initialised (missing {', '.join(schemas or tables)}) and "
+                        f"{user} may not create it (DRGFLOW_SERVICE_ROLES is on): {ADMIN_STEP}")
+    if marker != _MARKER + schema_fingerprint():
+        raise UserError(f"the warehouse schema was not initialised by this version of drgflow (found "
+                        f"{marker or 'no marker'!r}, expected {_MARKER + schema_fingerprint()!r}) and {user} "
+                        f"may not upgrade it (DRGFLOW_SERVICE_ROLES is on): {ADMIN_STEP}")
 
 
 def status() -> str:

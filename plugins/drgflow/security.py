@@ -135,6 +135,41 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
     return {"created": created, "hospital_logins": len(hospitals), "hospital_views": views}
 
 
+def configured_schemes() -> list[str]:
+    """Scheme versions the services group with: the environment's (DRGFLOW_SCHEME / default_scheme) and every
+    version a per-year row of the policy seed names (seeds/policy_parameters.csv)."""
+    import csv
+
+    versions = [config.default_scheme()[0]]
+    seed = config.dbt_project_dir() / "seeds" / "policy_parameters.csv"
+    if seed.is_file():
+        with seed.open(encoding="utf-8", newline="") as handle:
+            versions += [v.strip() for row in csv.DictReader(handle) if (v := row.get("scheme_version") or "").strip()]
+    return list(dict.fromkeys(versions))
+
+
+def import_reference(url: str | None = None, schemes: list[str] | None = None) -> dict:
+    """The admin's reference step (with DRGFLOW_SERVICE_ROLES on the services import nothing): the terminology
+    when ref has none, and each scheme version (`schemes`, default configured_schemes) unless the same pack
+    files are imported already. Run as the warehouse admin after `drgflow db init`."""
+    from drgflow.schemes.importer import import_scheme, scheme_path
+    from drgflow.schemes.terminology import import_terminology
+
+    url = url or db.database_url()
+    db.init_warehouse(url)
+    with db.connect(url) as conn:
+        empty = conn.execute("select not exists (select 1 from ref.dx_variant_map)"   # grouping's check
+                             " or not exists (select 1 from ref.dx_catalogue)"          # and validation's
+                             " or not exists (select 1 from ref.px_catalogue)").fetchone()[0]
+    out: dict = {"terminology": "imported" if empty else "present", "schemes": {}}
+    if empty:
+        import_terminology(url)
+    for version in configured_schemes() if schemes is None else schemes:
+        report = import_scheme(scheme_path(version), version, url)
+        out["schemes"][version] = "present" if report.get("skipped") else "imported"
+    return out
+
+
 def _scram_verifier(password: str, iterations: int = 4096) -> str:
     """SCRAM-SHA-256 verifier of a password (RFC 7677), so the clear text never reaches the server or its log."""
     salt = os.urandom(16)

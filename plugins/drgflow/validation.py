@@ -353,8 +353,13 @@ def ensure_terminology(url: str) -> None:
     """Import the ICD catalogues (grouper's importer) when ref.dx_catalogue is absent or empty."""
     with db.connect(url) as conn:
         present = _table_has_rows(conn, "ref.dx_catalogue") and _table_has_rows(conn, "ref.px_catalogue")
+        as_role = not present and config.service_roles() and not db.may_init(conn)
     if present:
         return
+    if as_role:     # ref is the admin's: a service role imports nothing
+        raise UserError("the terminology is not imported (ref.dx_catalogue / ref.px_catalogue empty), and "
+                        "DRGFLOW_SERVICE_ROLES is on: the services do not import reference data. Run "
+                        "`drgflow terminology import` as the warehouse admin (deploy/airflow-init.sh does it)")
     try:
         module = importlib.import_module("drgflow.schemes.terminology")
     except ImportError:
@@ -579,7 +584,7 @@ def validate_batch(result, url: str | None = None) -> None:
     url = url or db.database_url()
     started = time.monotonic()
     cat = load_catalogue()
-    ensure_terminology(url)     # a reference import: the admin URL's work
+    ensure_terminology(url)     # a reference import: the admin's (a service role only checks)
     from drgflow import security
 
     url = security.service_url("loader", url)   # DRGFLOW_SERVICE_ROLES on: the rest runs as drgflow_loader
