@@ -64,7 +64,7 @@ def test_resubmission_supersedes_and_keeps_history(tmp_path, fresh_url):
     loader.load_file(_write(tmp_path / "jan.csv", [_case("A1", total="1000.00"), _case("A2")]), fresh_url)
     loader.load_file(_write(tmp_path / "fix.csv", [_case("A1", total="1200.00")]), fresh_url)
     assert query(fresh_url, "select count(*) from raw.cases where case_id = 'A1'")[0][0] == 2
-    transform.run_dbt(["run", "--select", "stg_raw__cases"], url=fresh_url)
+    transform.run_dbt(["run", "--select", "+stg_raw__cases"], url=fresh_url)
     rows = query(fresh_url, "select case_id, total_cost from staging.stg_raw__cases order by case_id")
     assert [(c, str(t)) for c, t in rows] == [("A1", "1200.00"), ("A2", "1000.00")]
 

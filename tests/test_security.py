@@ -77,7 +77,7 @@ def test_a_hospital_sees_only_its_own_rows(secured):
 
 
 def test_hospital_views_survive_a_dbt_rebuild(secured):
-    transform.run_dbt(["run", "--select", "stg_raw__cases"], url=secured)
+    transform.run_dbt(["run", "--select", "+stg_raw__cases"], url=secured)
     names = [r[0] for r in query(secured, "select table_name from information_schema.views"
                                           " where table_schema = 'hospital'")]
     assert "security_probe" in names
