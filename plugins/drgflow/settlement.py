@@ -351,13 +351,13 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
 
 
 def _protect_closed_rows(conn: psycopg.Connection) -> None:
-    """Triggers refusing any change to rows of closed periods (dbt owns the tables; we add the guard)."""
-    conn.execute("""create or replace trigger settlement_monthly_closed
-                    before update or delete on marts.settlement_monthly
-                    for each row execute function audit.refuse_closed_period_change('month')""")
-    conn.execute("""create or replace trigger settlement_annual_closed
-                    before update or delete on marts.settlement_annual
-                    for each row execute function audit.refuse_closed_period_change('year')""")
+    """Triggers refusing any change to rows of closed periods (dbt owns the tables; we add the guard to each
+    that exists: a record-only monthly run may come before the first annual table)."""
+    for table, kind in (("settlement_monthly", "month"), ("settlement_annual", "year")):
+        if _relation_exists(conn, f"marts.{table}"):
+            conn.execute(f"""create or replace trigger {table}_closed
+                             before update or delete on marts.{table}
+                             for each row execute function audit.refuse_closed_period_change('{kind}')""")
 
 
 def close_period(period: str, url: str | None = None) -> dict:
