@@ -2,7 +2,8 @@
 -- kept as a table: a load batch never changes after it is loaded, so each dbt run parses only the batches
 -- loaded since the last one (incremental by batch_id: loads are serialised and batch ids increase). Which
 -- rows count (accepted, latest version) is decided at read time by stg_raw__cases, so a re-validation of a
--- batch needs no re-parse. Unlogged: derived from raw, rebuilt by dbt run --full-refresh after a crash.
+-- batch needs no re-parse. Unlogged: derived from raw; after a crash it is empty and the next run parses every
+-- batch again.
 {{ config(materialized='incremental', incremental_strategy='append', unlogged=true, on_schema_change='fail',
           post_hook=["analyze {{ this }}"]) }}
 
