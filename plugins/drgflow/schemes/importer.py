@@ -157,6 +157,7 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
                     copy.write_row((version, *r))
         for table in TABLES:
             conn.execute(f"analyze ref.{table}")
+        conn.execute("select ref.refresh_grouping_code_maps(%s)", (version,))
     return report
 
 

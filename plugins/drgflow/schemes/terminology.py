@@ -79,4 +79,5 @@ def import_terminology(url: str | None = None, folder: Path | None = None) -> di
                     copy.write_row(pair)
             conn.execute(f"analyze ref.{table}")
             result[table] = len(data)
+        conn.execute("select ref.refresh_grouping_code_maps()")   # the maps of every scheme version
     return result

@@ -112,3 +112,84 @@ create table if not exists ref.scheme_ss_valid (
     code           text not null,
     primary key (scheme_version, code)
 );
+
+-- The code maps of a scheme version as jsonb objects, read by int_cases_codes_mapped.
+-- kind: 'dx' | 'px' (variant or scheme code -> code the grouper uses), 'dx_same' | 'px_same' (the codes the
+-- map leaves as they are), 'or' (operating-room procedures, SS_VALID).
+-- Codes the scheme itself lists are grouped as coded, never remapped (the pack has a few non-catalogue
+-- codes, e.g. P78.300x004 on the MDCP list, that the variant map sends elsewhere).
+create or replace function ref.build_grouping_code_map(kind text, version text) returns jsonb
+language sql stable parallel safe as $$
+    with scheme_dx as (
+        select code from ref.scheme_mdc_dx where scheme_version = version
+        union select code from ref.scheme_adrg_code where scheme_version = version
+        union select code from ref.scheme_cc where scheme_version = version
+        union select code from ref.scheme_cce where scheme_version = version
+    ),
+    scheme_px as (
+        select code from ref.scheme_adrg_code where scheme_version = version
+        union select code from ref.scheme_ss_valid where scheme_version = version
+    ),
+    pairs as (
+        select m.variant, m.code from ref.dx_variant_map as m
+        where kind in ('dx', 'dx_same') and m.variant not in (select code from scheme_dx)
+        union all
+        select code, code from scheme_dx where kind in ('dx', 'dx_same')
+        union all
+        select m.variant, m.code from ref.px_variant_map as m
+        where kind in ('px', 'px_same') and m.variant not in (select code from scheme_px)
+        union all
+        select code, code from scheme_px where kind in ('px', 'px_same')
+        union all
+        select code, code from ref.scheme_ss_valid where kind = 'or' and scheme_version = version
+    )
+    select coalesce(jsonb_object_agg(variant, case when kind like '%\_same' or kind = 'or' then 'true'::jsonb
+                                                   else to_jsonb(code) end), '{}'::jsonb)
+    from pairs
+    where kind not like '%\_same' or variant = code
+$$;
+
+-- the maps built once per import (a map takes ~0.1 s to build, and a grouping query uses it a dozen times)
+create table if not exists ref.grouping_code_maps (
+    scheme_version text not null references ref.scheme_version on delete cascade,
+    kind           text not null,
+    code_map       jsonb not null,
+    primary key (scheme_version, kind)
+);
+
+-- rebuilt by `drgflow scheme import` (its version) and `drgflow terminology import` (every version)
+create or replace function ref.refresh_grouping_code_maps(version text default null) returns void
+language sql volatile as $$
+    delete from ref.grouping_code_maps where version is null or scheme_version = version;
+    insert into ref.grouping_code_maps (scheme_version, kind, code_map)
+    select s.scheme_version, k.kind, ref.build_grouping_code_map(k.kind, s.scheme_version)
+    from ref.scheme_version as s
+    cross join (values ('dx'), ('dx_same'), ('px'), ('px_same'), ('or')) as k (kind)
+    where version is null or s.scheme_version = version;
+$$;
+
+-- IMMUTABLE although it reads tables, on purpose: called with constant arguments it is evaluated once, while
+-- the query is planned, and the map travels in the plan as a constant, which parallel workers receive (a map
+-- built by an InitPlan or a CTE keeps the whole query in one process). This holds because the reference
+-- tables change only by an import between dbt runs and no plan is kept across runs; nothing else may call it.
+-- A warehouse whose maps were not built yet (imported before this table existed) builds them on the fly.
+create or replace function ref.grouping_code_map(kind text, version text) returns jsonb
+language sql immutable parallel safe as $$
+    select coalesce((select m.code_map from ref.grouping_code_maps as m
+                     where m.scheme_version = version and m.kind = grouping_code_map.kind),
+                    ref.build_grouping_code_map(kind, version))
+$$;
+
+-- codes mapped through a code map, in their order; a code the map does not know is kept as it is
+create or replace function ref.map_codes(codes text[], code_map jsonb) returns text[]
+language sql immutable parallel safe as $$
+    select coalesce(array_agg(coalesce(code_map ->> u.code, u.code) order by u.pos), '{}')
+    from unnest(codes) with ordinality as u (code, pos)
+$$;
+
+-- the codes a code map does not know, in their order; null when it knows them all
+create or replace function ref.unknown_codes(codes text[], code_map jsonb) returns text[]
+language sql immutable parallel safe as $$
+    select array_agg(u.code order by u.pos) from unnest(codes) with ordinality as u (code, pos)
+    where not code_map ? u.code
+$$;
