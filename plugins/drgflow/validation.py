@@ -322,6 +322,19 @@ from (
     offset 0
 ) z
 """
+    # the typed rows as staging reads them (audit.cases_typed): dbt then needs no second parse of the batch.
+    # Blank text is null, as in the staging view's own parse of a batch that was not validated.
+    staged = ", ".join(
+        [f"t_{c} as {c}" for c in ("hospital_id", "case_id")] + [f"{b}::bigint", "source_row"]
+        + [f"t_{c}" for c in ("region_code", "insurance_type", "patient_id")]
+        + ["sex", "age_years", "age_days", "birth_weight_g", "admit_date", "discharge_date", "los_days",
+           "discharge_way", "t_dept_code", "coalesce(dx_list, '{}')", "coalesce(px_list, '{}')",
+           "ventilator_hours", "total_cost", "fund_paid", "total_cost - fund_paid", *contract.FEE_COLUMNS,
+           "settle_date", "extract(year from settle_date)::integer", "to_char(settle_date, 'YYYY-MM')"])
+    typed_copy = [f"delete from audit.cases_typed where batch_id = {b}",
+                  f"delete from audit.cases_typed_batches where batch_id = {b}",
+                  f"insert into audit.cases_typed select {staged} from audit.case_typed",
+                  f"insert into audit.cases_typed_batches (batch_id, rows) select {b}, count(*) from audit.case_typed"]
     scratch = ("audit.case_typed", "audit.rule_known_codes", "audit.rule_unknown_codes", "audit.rule_dup_keys")
     # each step its own statement: a plan has one Gather, so a CTE with its own parallel part would
     # leave the main join serial
@@ -330,7 +343,7 @@ from (
     return [*(f"drop table if exists {t}" for t in scratch), typed_sql, analyze_typed,
             known_sql, "analyze audit.rule_known_codes", unknown_sql, "analyze audit.rule_unknown_codes",
             dup_sql, "analyze audit.rule_dup_keys",
-            "drop table if exists audit.rule_flags", flags_sql, *(f"drop table {t}" for t in scratch)]
+            "drop table if exists audit.rule_flags", flags_sql, *typed_copy, *(f"drop table {t}" for t in scratch)]
 
 
 def _money_decimals(cat: Catalogue) -> int:

@@ -53,3 +53,28 @@ create table if not exists audit.validation_runs (
 -- that must stay visible to parallel workers, which temp tables are not).
 create unlogged table if not exists audit.rule_sex_dx (code text primary key, sex integer not null);
 create unlogged table if not exists audit.rule_cost_ref (year integer, grp text, p numeric);
+
+-- Every case row of a validated batch, typed: validation parses each row once (audit.parse_*), and writes the
+-- typed row here as staging reads it (staging.stg_raw__cases_typed is a view over this table), so dbt does not
+-- parse the batch a second time. Logged: it is the only typed copy. A batch without a row in
+-- audit.cases_typed_batches (loaded with --no-validate, or validated before this table existed) is parsed by
+-- the staging view itself, with the same parsers.
+create table if not exists audit.cases_typed (
+    hospital_id text, case_id text, batch_id bigint not null, source_row bigint not null,
+    region_code text, insurance_type text, patient_id text,
+    sex integer, age_years integer, age_days integer, birth_weight_g integer,
+    admit_date date, discharge_date date, los_days integer, discharge_way integer, dept_code text,
+    dx_codes text[] not null, px_codes text[] not null, ventilator_hours integer,
+    total_cost numeric, fund_paid numeric, personal_paid numeric,
+    fee_bed numeric, fee_diagnosis numeric, fee_exam numeric, fee_lab numeric, fee_treatment numeric,
+    fee_surgery numeric, fee_nursing numeric, fee_material numeric, fee_western_drug numeric, fee_herbal numeric,
+    fee_chinese_patent numeric, fee_general_treatment numeric, fee_registration numeric, fee_other numeric,
+    settle_date date, settle_year integer, settle_period text
+);
+-- batches arrive in id order, so a block range index finds one batch's rows (re-validation deletes them)
+create index if not exists cases_typed_batch_brin on audit.cases_typed using brin (batch_id);
+create table if not exists audit.cases_typed_batches (
+    batch_id  bigint primary key references audit.batches (batch_id),
+    rows      bigint not null,
+    typed_at  timestamptz not null default now()
+);
