@@ -4,27 +4,22 @@
 -- Rules are evaluated set-based from "hits": each condition a case satisfies is one row; an
 -- alternative holds when all its conditions are hit (drgflow/schemes/rules.py for the forms).
 -- Most alternatives have one condition, so only multi-condition alternatives are aggregated.
+-- Speed: hits carry the code that satisfied the condition, not text; the evidence text is built for the
+-- winning candidate only. The conditions are a table (int_adrg_conditions_expanded) and the CTEs are NOT
+-- MATERIALIZED (inlined at each use: the multi-condition use of the hits only joins the few multi-condition
+-- lists), since a materialised CTE keeps the statement out of parallel workers.
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
-with cond as (
-    -- each condition with the number of conditions of its alternative
-    select k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.list_no, a.mdc,
-           count(*) over (partition by k.adrg, k.alt_no) as n_conds
-    from {{ source('grouping_ref', 'scheme_adrg_cond') }} as k
-    join {{ source('grouping_ref', 'scheme_adrg') }} as a
-      on a.scheme_version = k.scheme_version and a.adrg = k.adrg
-    where k.scheme_version = {{ v }}
+with cond as not materialized (
+    select * from {{ ref('int_adrg_conditions_expanded') }}
 ),
 
-list_cond as (
+list_cond as not materialized (
     -- code -> the list conditions it satisfies
-    select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
-    from {{ source('grouping_ref', 'scheme_adrg_code') }} as l
-    join cond as k on k.adrg = l.adrg and k.list_no = l.list_no
-    where l.scheme_version = {{ v }}
+    select * from {{ ref('int_adrg_conditions_expanded') }} where code is not null
 ),
 
 cases as not materialized (
@@ -33,25 +28,26 @@ cases as not materialized (
     where check_reason is null
 ),
 
-any_dx_entry as (
+any_dx_entry as not materialized (
     -- cases that can enter an MDC holding an any-diagnosis rule (1.1: MDCP, MDCY): only they are unnested
     select d.code
     from {{ source('grouping_ref', 'scheme_mdc_dx') }} as d
     where d.scheme_version = {{ v }} and d.mdc in (select mdc from cond where cond_kind = 'any_dx')
 ),
 
-hits as (
-    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, '主诊断 ' || c.pdx as evidence
+hits as not materialized (
+    -- code: what satisfied the condition (null for the operating-room flags)
+    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, k.cond_kind, c.pdx as code
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
 
     union all
-    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, '主手术 ' || c.ppx
+    select c.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, k.cond_kind, c.ppx
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
 
     union all
-    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), '诊断 ' || min(x.code)
+    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), 'any_dx', min(x.code)
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
@@ -62,7 +58,7 @@ hits as (
     group by c.case_key, k.adrg, k.alt_no, k.cond_no
 
     union all
-    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), '手术 ' || min(x.code)
+    select c.case_key, k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), 'any_px', min(x.code)
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
@@ -71,19 +67,20 @@ hits as (
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
-    select e.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds,
-           case when k.cond_kind = 'ppx_or' then '主手术为手术室手术' else '无手术室手术' end
+    select e.case_key, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, k.cond_kind, null
     from {{ ref('int_cases_mdc_entered') }} as e
     join cond as k on k.mdc = e.mdc and k.cond_kind in ('ppx_or', 'no_ppx_or')
     where (k.cond_kind = 'ppx_or') = e.ppx_or
 ),
 
 matched as (
-    select case_key, adrg, mdc, evidence from hits where n_conds = 1
+    -- evidence: null for a one-condition alternative (built from cond_kind and code for the winner only)
+    select case_key, adrg, mdc, cond_kind, code, null::text as evidence from hits where n_conds = 1
     union all
-    select case_key, adrg, min(mdc), min(evidence)
+    select case_key, adrg, min(mdc), null, null, min(evidence)
     from (
-        select case_key, adrg, min(mdc) as mdc, alt_no, string_agg(evidence, '，' order by cond_no) as evidence
+        select case_key, adrg, min(mdc) as mdc, alt_no,
+               string_agg({{ adrg_evidence('cond_kind', 'code') }}, '，' order by cond_no) as evidence
         from hits
         where n_conds > 1
         group by case_key, adrg, alt_no
@@ -100,7 +97,7 @@ adrg as (
 ),
 
 candidates as (
-    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, a.name, a.rule_text, m.evidence
+    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, m.cond_kind, m.code, m.evidence
     from matched as m
     join {{ ref('int_cases_mdc_entered') }} as e on e.case_key = m.case_key and e.mdc = m.mdc
     join adrg as a on a.adrg = m.adrg
@@ -111,16 +108,27 @@ candidates as (
 
     union all
     -- xQY: the MDC's surgical and non-OR ADRGs failed but the case has an operating-room procedure
-    select e.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, '歧义组', '存在手术室手术', '手术室手术'
+    select e.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, null, null, '手术室手术'
     from {{ ref('int_cases_mdc_entered') }} as e
     join {{ source('grouping_ref', 'scheme_version') }} as s on s.scheme_version = {{ v }} and s.qy_enabled
     join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc
     where e.any_or and not m.principal_px_or   -- MDCA is entered by its procedure: no AQY
+),
+
+winner as (
+    select distinct on (case_key) case_key, mdc, adrg, kind_rank, mdc_trace, cond_kind, code, evidence
+    from candidates
+    -- the last keys only make the evidence shown deterministic when two alternatives of one ADRG hold
+    order by case_key, mdc_order, kind_rank, adrg, cond_kind, code, evidence
 )
 
-select distinct on (case_key)
-    case_key, mdc, adrg, name as adrg_name, kind_rank = 3 as is_qy,
-    mdc_trace,
-    'ADRG ' || adrg || ' ' || name || '【' || rule_text || '】: ' || evidence as adrg_trace
-from candidates
-order by case_key, mdc_order, kind_rank, adrg
+select
+    w.case_key, w.mdc, w.adrg,
+    case when w.kind_rank = 3 then '歧义组' else a.name end as adrg_name,
+    w.kind_rank = 3 as is_qy,
+    w.mdc_trace,
+    'ADRG ' || w.adrg || ' ' || case when w.kind_rank = 3 then '歧义组' else a.name end
+        || '【' || case when w.kind_rank = 3 then '存在手术室手术' else a.rule_text end || '】: '
+        || coalesce(w.evidence, {{ adrg_evidence('w.cond_kind', 'w.code') }}) as adrg_trace
+from winner as w
+left join adrg as a on a.adrg = w.adrg

@@ -5,8 +5,10 @@
 -- Set-based: the secondary diagnoses are unnested and hash-joined to the CC list (one row per code at
 -- most: ref.scheme_cc and ref.scheme_cce are keyed by code), then aggregated per case — about twice as
 -- fast as a lateral aggregate per case.
--- Ephemeral: computed inside case_grouping's query, so its per-case text is not written twice.
-{{ config(materialized='ephemeral') }}
+-- A table of its own: it depends on the mapped codes only, so dbt builds it in a second thread while the
+-- MDC and ADRG steps run (each of those statements keeps one core busy).
+-- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 

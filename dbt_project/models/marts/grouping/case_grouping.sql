@@ -28,9 +28,7 @@ select
     coalesce(d.cc_level, 'none')                             as cc_level,
     case
         when c.check_reason is not null then c.check_reason
-        when d.case_key is null and not exists (
-            select 1 from {{ source('grouping_ref', 'scheme_mdc_dx') }} as m
-            where m.scheme_version = {{ v }} and m.code = c.dx[1])
+        when d.case_key is null and listed.code is null
             then '主诊断不在所有MDC的主诊表内: ' || c.dx[1]
         when d.case_key is null then '不符合所有MDC的入组条件，无法入组 (principal diagnosis ' || c.dx[1]
             || ' is listed, but no entered MDC has an ADRG whose rule holds)'
@@ -44,3 +42,6 @@ select
     )                                                        as trace
 from {{ ref('int_cases_codes_mapped') }} as c
 left join {{ ref('int_cases_drg_assigned') }} as d on d.case_key = c.case_key
+-- a join, not a NOT EXISTS per row: a correlated subquery would keep the statement out of parallel workers
+left join (select distinct code from {{ source('grouping_ref', 'scheme_mdc_dx') }} where scheme_version = {{ v }}) as listed
+  on listed.code = c.dx[1] and d.case_key is null

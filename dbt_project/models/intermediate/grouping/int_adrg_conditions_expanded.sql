@@ -1,0 +1,21 @@
+-- The ADRG rule conditions of the scheme version (ref.scheme_adrg_cond), expanded to one row per code for
+-- the list conditions (code null for the operating-room flags), each with its ADRG's MDC and the number of
+-- conditions of its alternative. A small table rather than a CTE: the ADRG step joins it five times, and a
+-- table keeps those joins in parallel workers.
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
+
+{% set v = "'" ~ var('scheme_version') ~ "'" %}
+
+with cond as (
+    select k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.list_no, a.mdc,
+           count(*) over (partition by k.adrg, k.alt_no) as n_conds
+    from {{ source('grouping_ref', 'scheme_adrg_cond') }} as k
+    join {{ source('grouping_ref', 'scheme_adrg') }} as a
+      on a.scheme_version = k.scheme_version and a.adrg = k.adrg
+    where k.scheme_version = {{ v }}
+)
+
+select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
+from cond as k
+left join {{ source('grouping_ref', 'scheme_adrg_code') }} as l
+  on l.scheme_version = {{ v }} and l.adrg = k.adrg and l.list_no = k.list_no
