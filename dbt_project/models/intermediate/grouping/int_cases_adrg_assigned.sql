@@ -97,7 +97,8 @@ adrg as (
 ),
 
 candidates as (
-    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, m.cond_kind, m.code, m.evidence
+    select m.case_key, a.adrg, a.mdc, e.mdc_order, e.mdc_trace, a.kind_rank, a.name, a.rule_text,
+           m.cond_kind, m.code, m.evidence
     from matched as m
     join {{ ref('int_cases_mdc_entered') }} as e on e.case_key = m.case_key and e.mdc = m.mdc
     join adrg as a on a.adrg = m.adrg
@@ -108,7 +109,8 @@ candidates as (
 
     union all
     -- xQY: the MDC's surgical and non-OR ADRGs failed but the case has an operating-room procedure
-    select e.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, null, null, '手术室手术'
+    select e.case_key, e.mdc || 'QY', e.mdc, e.mdc_order, e.mdc_trace, 3, '歧义组', '存在手术室手术',
+           null, null, '手术室手术'
     from {{ ref('int_cases_mdc_entered') }} as e
     join {{ source('grouping_ref', 'scheme_version') }} as s on s.scheme_version = {{ v }} and s.qy_enabled
     join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc
@@ -116,19 +118,18 @@ candidates as (
 ),
 
 winner as (
-    select distinct on (case_key) case_key, mdc, adrg, kind_rank, mdc_trace, cond_kind, code, evidence
+    select distinct on (case_key) case_key, mdc, adrg, kind_rank, mdc_trace, name, rule_text, cond_kind, code,
+                                  evidence
     from candidates
     -- the last keys only make the evidence shown deterministic when two alternatives of one ADRG hold
     order by case_key, mdc_order, kind_rank, adrg, cond_kind, code, evidence
 )
 
+-- the text is built for the winner only (in the DISTINCT ON select it would be built for every candidate);
+-- the ADRG's name and rule text travel with the candidates, as a join here would hash all the winners
 select
-    w.case_key, w.mdc, w.adrg,
-    case when w.kind_rank = 3 then '歧义组' else a.name end as adrg_name,
-    w.kind_rank = 3 as is_qy,
-    w.mdc_trace,
-    'ADRG ' || w.adrg || ' ' || case when w.kind_rank = 3 then '歧义组' else a.name end
-        || '【' || case when w.kind_rank = 3 then '存在手术室手术' else a.rule_text end || '】: '
-        || coalesce(w.evidence, {{ adrg_evidence('w.cond_kind', 'w.code') }}) as adrg_trace
-from winner as w
-left join adrg as a on a.adrg = w.adrg
+    case_key, mdc, adrg, name as adrg_name, kind_rank = 3 as is_qy,
+    mdc_trace,
+    'ADRG ' || adrg || ' ' || name || '【' || rule_text || '】: '
+        || coalesce(evidence, {{ adrg_evidence('cond_kind', 'code') }}) as adrg_trace
+from winner
