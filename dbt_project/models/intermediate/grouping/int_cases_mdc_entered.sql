@@ -8,17 +8,17 @@
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
-with cases as (
+with cases as not materialized (
     select case_key, sex, age_years, age_days, birth_weight_g, dx, px[1] as ppx, dx[1] as pdx, ppx_or, any_or
     from {{ ref('int_cases_codes_mapped') }}
     where check_reason is null
 ),
 
-mdc as (
+mdc as not materialized (
     select * from {{ source('grouping_ref', 'scheme_mdc') }} where scheme_version = {{ v }}
 ),
 
-by_principal_dx as (
+by_principal_dx as not materialized (
     select c.case_key, m.mdc, m.mdc_order, m.min_regions, c.dx, c.pdx,
            c.ppx_or, c.any_or, c.age_days, c.birth_weight_g
     from cases as c
