@@ -37,7 +37,10 @@ revoke update, delete, truncate on all tables in schema raw from drgflow_loader;
 alter default privileges in schema raw grant select, insert on tables to drgflow_loader;
 grant select, insert, update on audit.batches, audit.runs, audit.validation_runs to drgflow_loader;
 grant select, insert, update, delete on audit.quarantine, audit.rule_results to drgflow_loader;
-grant select, insert, delete on audit.cases_typed, audit.cases_typed_batches to drgflow_loader;
+-- validation writes the typed rows and analyzes them (the next dbt run plans with their statistics): only an
+-- owner may analyze, so the loader owns these two tables
+alter table audit.cases_typed owner to drgflow_loader;
+alter table audit.cases_typed_batches owner to drgflow_loader;
 grant select, insert on audit.log to drgflow_loader, drgflow_transformer;
 grant usage, select, update on all sequences in schema raw, audit to drgflow_loader;
 grant select on all tables in schema ref to drgflow_loader;
