@@ -6,7 +6,8 @@
 -- in parallel workers. Most cases are coded in the catalogue already: one `?&` test (every code maps to
 -- itself) lets them through unchanged; only the others are mapped code by code (ref.map_codes).
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
-{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
+-- analyze only what later plans use (the code arrays' statistics are costly and unused)
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }} (case_key, check_reason, ppx_or)"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 {% set dx_map = "ref.grouping_code_map('dx', " ~ v ~ ")" %}

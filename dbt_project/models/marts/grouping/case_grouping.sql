@@ -4,12 +4,13 @@
 -- partition (macros/materializations/list_partition.sql), so history regrouped under several versions
 -- stays side by side. enable_memoize off: memoize would cache the CC assessment per diagnosis list, and
 -- nearly every list is unique, so it only costs memory and time.
+{#- analyze: the columns analysts and the statistics filter and join on (the trace's would cost seconds) #}
 {{ config(
     materialized='list_partition',
     partition_by='scheme_version',
     partition_value=var('scheme_version'),
     pre_hook=["set local enable_memoize = off"],
-    post_hook=["analyze {{ this }}"]
+    post_hook=["analyze {{ this }} (scheme_version, hospital_id, case_id, mdc, adrg, drg, group_status, cc_level)"]
 ) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
