@@ -450,3 +450,35 @@ def test_a_broken_rule_expression_is_named(fresh_url, tmp_path, use_database, mo
     assert "rules.yml: rule los_over_limit: its SQL failed" in err and "length_of_stay" in err
     assert "Traceback" not in err
     assert query(fresh_url, "select status from audit.batches") == [("loaded",)]   # nothing half-validated
+
+
+def test_staging_reads_validations_typed_rows_as_it_parses_them(fresh_url, tmp_path):
+    """Staging's own parse of a batch validation has not typed (a view branch) and the typed rows validation
+    writes (audit.cases_typed) are the same rows, defects included; once typed, the view parses nothing."""
+    from drgflow import generate
+    from drgflow.transform import run_dbt
+
+    generate.generate_city(tmp_path, years=[2024], cases_per_year=600, hospitals=3, regions=1, seed=5,
+                           defect_rate=0.05, split="year")
+    # and values only one path might read differently: blanks of spaces, extra money decimals, a bad date
+    with open(tmp_path / "cases_2024.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    odd = [{**rows[0], "case_id": f"ODD{i}", **change} for i, change in enumerate([
+        {"region_code": "   ", "insurance_type": " ", "dept_code": "  "},
+        {"fee_bed": "12.345", "fund_paid": " 7 "},
+        {"settle_date": "2024-02-30", "px_codes": " | "}])]
+    with open(tmp_path / "cases_2024.csv", "a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n").writerows(odd)
+    result = loader.load_file(tmp_path / "cases_2024.csv", fresh_url, progress=False)
+    select = "select * from staging.stg_raw__cases_typed order by batch_id, source_row"
+    run_dbt(["run", "--select", "stg_raw__cases_typed"], url=fresh_url)
+    assert "audit.parse_" in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
+    parsed = query(fresh_url, select)
+    assert len(parsed) == result.rows_read and query(fresh_url, "select count(*) from audit.cases_typed") == [(0,)]
+
+    validation.validate_batch(result, fresh_url)
+    assert result.rows_quarantined > 0          # the defects reached both parsers
+    run_dbt(["run", "--select", "stg_raw__cases_typed"], url=fresh_url)
+    assert "audit.parse_" not in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
+    assert query(fresh_url, "select count(*) from audit.cases_typed") == [(result.rows_read,)]
+    assert query(fresh_url, select) == parsed
