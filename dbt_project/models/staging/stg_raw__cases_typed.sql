@@ -40,9 +40,7 @@ select
     {{ to_money('total_cost') }}                as total_cost,
     {{ to_money('fund_paid') }}                 as fund_paid,
     {{ to_money('total_cost') }} - {{ to_money('fund_paid') }} as personal_paid,
-{%- for fee in ['fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
-                'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
-                'fee_general_treatment', 'fee_registration', 'fee_other'] %}
+{%- for fee in fee_columns() %}
     {{ to_money(fee) }}                         as {{ fee }},
 {%- endfor %}
     {{ to_date('settle_date') }}                as settle_date,

@@ -22,9 +22,7 @@ select
     c.personal_paid,
     c.los_days,
     c.discharge_way,
-{%- for fee in ['fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
-                'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
-                'fee_general_treatment', 'fee_registration', 'fee_other'] %}
+{%- for fee in fee_columns() %}
     c.{{ fee }},
 {%- endfor %}
     c.principal_dx

@@ -3,9 +3,7 @@
 -- filled, and whether validation rejected or warned it (audit.quarantine).
 {%- set required = ['case_id', 'hospital_id', 'region_code', 'insurance_type', 'patient_id', 'sex',
     'age_years', 'admit_date', 'discharge_date', 'los_days', 'discharge_way', 'dx_codes', 'total_cost',
-    'fund_paid', 'fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
-    'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
-    'fee_general_treatment', 'fee_registration', 'fee_other', 'settle_date'] %}
+    'fund_paid'] + fee_columns() + ['settle_date'] %}
 with flags as (
     select batch_id, source_row,
            bool_or(severity = 'reject') as rejected,

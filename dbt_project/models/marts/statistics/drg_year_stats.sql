@@ -5,9 +5,7 @@
 -- year, all hospitals and regions; σ = 0 when one DRG has deaths). sd and cv are null when n = 1.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='scheme_version',
           on_schema_change='append_new_columns') }}
-{%- set fees = ['fee_bed', 'fee_diagnosis', 'fee_exam', 'fee_lab', 'fee_treatment', 'fee_surgery',
-                'fee_nursing', 'fee_material', 'fee_western_drug', 'fee_herbal', 'fee_chinese_patent',
-                'fee_general_treatment', 'fee_registration', 'fee_other'] %}
+{%- set fees = fee_columns() %}
 
 with cases as (
     select c.*, t.kept
