@@ -115,6 +115,9 @@ def init_warehouse(url: str | None = None) -> None:
             from drgflow.loader import ensure_raw_tables
 
             ensure_raw_tables(conn)
+            # upgrade of a warehouse from before: no key index on raw.cases (it only slowed loads; staging
+            # finds a case's versions in the typed rows)
+            conn.execute("drop index if exists raw.cases_case_key")
             # what require_initialised compares: the schema's definition this drgflow created
             marker = _MARKER + schema_fingerprint()
             if conn.execute("select obj_description('audit'::regnamespace, 'pg_namespace')").fetchone()[0] != marker:

@@ -57,8 +57,6 @@ create table if not exists raw.{kind} (
 def ensure_raw_tables(conn: psycopg.Connection) -> None:
     db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
     conn.execute(db_ddl)
-    # no key index on raw.cases (it only slowed loads): staging finds a case's versions in its parsed copy
-    conn.execute("drop index if exists raw.cases_case_key")
     conn.execute(pseudonym.TRIGGER_SQL)
 
 
