@@ -19,5 +19,5 @@
 {%- endmacro %}
 
 {% macro code_list(col) -%}
-    coalesce(array_remove(string_to_array(translate({{ col }}, E' \t\r\n', ''), '|'), ''), array[]::text[])
+    coalesce(audit.parse_code_list({{ col }}), array[]::text[])
 {%- endmacro %}

@@ -239,10 +239,8 @@ def _flags_sql(cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]], ct
     typed += [f"{_typed(col, 'int', decimals)} as {col}" for col in _INT_COLS]
     typed += [f"{_typed(col, 'date', decimals)} as {col}" for col in _DATE_COLS]
     typed += [f"{_typed(col, 'money', decimals)} as {col}" for col in _MONEY_COLS]
-    # codes never contain whitespace: dropping it is cheaper than a regular-expression split (the
-    # staging macro code_list() reads the lists the same way)
-    code_list = "array_remove(string_to_array(translate(c.{0}, E' \\t\\r\\n', ''), '|'), '')"
-    typed += [f"{code_list.format('dx_codes')} as dx_list", f"{code_list.format('px_codes')} as px_list"]
+    # the same parser as the staging macro code_list()
+    typed += ["audit.parse_code_list(c.dx_codes) as dx_list", "audit.parse_code_list(c.px_codes) as px_list"]
     typed_sql = (f"create unlogged table audit.case_typed as\nselect c.source_row,\n       "
                  + ",\n       ".join(typed) + f"\nfrom raw.cases c where c.batch_id = {b}")
     # text columns under their own names for rule expressions (same values as t_*)

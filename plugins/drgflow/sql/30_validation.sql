@@ -26,6 +26,13 @@ language sql stable parallel safe as $$
                 then value::date end
 $$;
 
+-- A '|'-separated code list as an array, empty items removed; null when the field is null. Codes never
+-- contain whitespace: dropping it is cheaper than a regular-expression split.
+create or replace function audit.parse_code_list(value text) returns text[]
+language sql stable parallel safe as $$
+    select array_remove(string_to_array(translate(value, E' \t\r\n', ''), '|'), '')
+$$;
+
 -- One row per (batch, rule): how many rows failed it; status 'skipped' says why a rule could not run.
 create table if not exists audit.rule_results (
     batch_id      bigint not null references audit.batches (batch_id),
