@@ -197,13 +197,18 @@ def _built_for(conn: psycopg.Connection, year: int, month: int | None) -> None:
                         f"build them for it first (or run without build=False)")
 
 
+def _inputs_ready(conn: psycopg.Connection, url: str, year: int, month: int | None, build: bool) -> None:
+    """Build the period's inputs, or (build=False: the Airflow record step) check they were built for it."""
+    if build:
+        _prepare(url, year, month)
+    else:
+        _built_for(conn, year, month)
+
+
 def _calibrate(conn: psycopg.Connection, url: str, year: int, build: bool = True) -> dict:
     run_id = _start_run(conn, "calibrate", str(year))
     try:
-        if build:
-            _prepare(url, year, None)
-        else:
-            _built_for(conn, year, None)
+        _inputs_ready(conn, url, year, None, build)
         scheme, params = _check_parameters(conn)
         first, last = params["settlement_year"] - params["base_years"], params["settlement_year"] - 1
         n_base = conn.execute(
@@ -279,10 +284,7 @@ def settle(year: int, month: int | None = None, url: str | None = None, build: b
             _calibrate(conn, url, year)
         run_id = _start_run(conn, "settle", period)
         try:
-            if build:
-                _prepare(url, year, month)
-            else:
-                _built_for(conn, year, month)
+            _inputs_ready(conn, url, year, month, build)
             scheme, params = _check_parameters(conn)
             _check_settlement_inputs(conn, year, month, scheme)
             if build:
