@@ -475,10 +475,25 @@ def test_staging_reads_validations_typed_rows_as_it_parses_them(fresh_url, tmp_p
     assert "audit.parse_" in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
     parsed = query(fresh_url, select)
     assert len(parsed) == result.rows_read and query(fresh_url, "select count(*) from audit.cases_typed") == [(0,)]
+    assert not any(row[-1] for row in parsed)   # rejected: nothing is quarantined before validation
 
     validation.validate_batch(result, fresh_url)
     assert result.rows_quarantined > 0          # the defects reached both parsers
     run_dbt(["run", "--select", "stg_raw__cases_typed"], url=fresh_url)
     assert "audit.parse_" not in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
     assert query(fresh_url, "select count(*) from audit.cases_typed") == [(result.rows_read,)]
-    assert query(fresh_url, select) == parsed
+    typed = query(fresh_url, select)
+    assert [row[:-1] for row in typed] == [row[:-1] for row in parsed]
+    # validation's reject flag is the quarantine's verdict, row for row
+    rejected = {(row[2], row[3]) for row in typed if row[-1]}
+    assert rejected == set(query(fresh_url, "select distinct batch_id, source_row from audit.quarantine"
+                                            " where severity = 'reject'"))
+    assert len(rejected) == result.rows_quarantined
+
+    # a batch validated before audit.cases_typed existed: the view parses it and reads the flag from the quarantine
+    with db.connect(fresh_url) as conn:
+        conn.execute("delete from audit.cases_typed_batches")
+        conn.execute("delete from audit.cases_typed")
+    run_dbt(["run", "--select", "stg_raw__cases_typed"], url=fresh_url)
+    assert "audit.parse_" in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
+    assert query(fresh_url, select) == typed

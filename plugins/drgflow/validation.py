@@ -296,7 +296,7 @@ select {dup_cols}, min(source_row) as first_row
 from audit.case_typed where {dup_notnull}
 group by {dup_group} having count(*) > 1"""
     flags_sql = f"""
-create unlogged table audit.rule_flags as
+create unlogged table audit.rule_flags with (autovacuum_enabled = false) as
 select {b}::bigint as batch_id, z.*,
        {nn(reject)} as rejected,
        {nn(warn)} as warned
@@ -320,18 +320,22 @@ from (
     offset 0
 ) z
 """
-    # the typed rows as staging reads them (audit.cases_typed): dbt then needs no second parse of the batch.
-    # Blank text is null, as in the staging view's own parse of a batch that was not validated.
-    staged = ", ".join(
-        [f"t_{c} as {c}" for c in ("hospital_id", "case_id")] + [f"{b}::bigint", "source_row"]
-        + [f"t_{c}" for c in ("region_code", "insurance_type", "patient_id")]
-        + ["sex", "age_years", "age_days", "birth_weight_g", "admit_date", "discharge_date", "los_days",
-           "discharge_way", "t_dept_code", "coalesce(dx_list, '{}')", "coalesce(px_list, '{}')",
-           "ventilator_hours", "total_cost", "fund_paid", "total_cost - fund_paid", *contract.FEE_COLUMNS,
-           "settle_date", "extract(year from settle_date)::integer", "to_char(settle_date, 'YYYY-MM')"])
+    # the typed rows as staging reads them (audit.cases_typed), with their reject flag: dbt then needs no second
+    # parse of the batch, and no join to the quarantine. Blank text is null, as in the staging view's own parse
+    # of a batch that was not validated.
+    text = ("hospital_id", "case_id", "region_code", "insurance_type", "patient_id", "dept_code")
+    same = ("sex", "age_years", "age_days", "birth_weight_g", "admit_date", "discharge_date", "los_days",
+            "discharge_way", "ventilator_hours", "total_cost", "fund_paid", *contract.FEE_COLUMNS, "settle_date")
+    staged = {**{c: f"t.t_{c}" for c in text}, **{c: f"t.{c}" for c in same},
+              "batch_id": f"{b}::bigint", "source_row": "t.source_row",
+              "dx_codes": "coalesce(t.dx_list, '{}')", "px_codes": "coalesce(t.px_list, '{}')",
+              "personal_paid": "t.total_cost - t.fund_paid",
+              "settle_year": "extract(year from t.settle_date)::integer",
+              "settle_period": "to_char(t.settle_date, 'YYYY-MM')", "rejected": "f.rejected"}
     typed_copy = [f"delete from audit.cases_typed where batch_id = {b}",
                   f"delete from audit.cases_typed_batches where batch_id = {b}",
-                  f"insert into audit.cases_typed select {staged} from audit.case_typed",
+                  f"insert into audit.cases_typed ({', '.join(staged)}) select {', '.join(staged.values())}"
+                  " from audit.case_typed t join audit.rule_flags f on f.source_row = t.source_row",
                   f"insert into audit.cases_typed_batches (batch_id, rows) select {b}, count(*) from audit.case_typed"]
     scratch = ("audit.case_typed", "audit.rule_known_codes", "audit.rule_unknown_codes", "audit.rule_dup_keys")
     # each step its own statement: a plan has one Gather, so a CTE with its own parallel part would
@@ -617,17 +621,20 @@ def validate_batch(result, url: str | None = None) -> None:
 
 
 def _vacuum_typed_rows(url: str, batch_id: int) -> None:
-    """VACUUM ANALYZE audit.cases_typed when the batch is over a tenth of it (autovacuum's own threshold), now
-    rather than when autovacuum comes round (up to a minute later): the grouping run that follows then plans with
-    statistics (without them its latest-version join became a merge join, +30% on the bench) and does not share
-    the cores with an autovacuum of the table. The loader owns the table, so it may."""
+    """VACUUM ANALYZE audit.cases_typed and raw.cases when the batch is over a tenth of them (autovacuum's own
+    threshold), now rather than when autovacuum comes round (up to a minute later): the grouping run that
+    follows then plans with statistics (without them its latest-version join became a merge join, +30% on the
+    bench) and does not share the cores with an autovacuum of a million rows. The loader owns audit.cases_typed
+    so that it may; with DRGFLOW_SERVICE_ROLES on, raw.cases stays the admin's, and the loader's VACUUM of it is
+    skipped with a warning (autovacuum then does it)."""
     with db.connect(url, autocommit=True) as conn:
         batch_rows = conn.execute("select rows from audit.cases_typed_batches where batch_id = %s",
                                   (batch_id,)).fetchone()
-        table_rows = conn.execute("select greatest(reltuples, 0) from pg_class"
-                                  " where oid = 'audit.cases_typed'::regclass").fetchone()[0]
-        if batch_rows and batch_rows[0] > 0.1 * table_rows:
-            conn.execute("vacuum (analyze) audit.cases_typed")
+        for table in ("audit.cases_typed", "raw.cases"):
+            table_rows = conn.execute("select greatest(reltuples, 0) from pg_class where oid = %s::regclass",
+                                      (table,)).fetchone()[0]
+            if batch_rows and batch_rows[0] > 0.1 * table_rows:
+                conn.execute(f"vacuum (analyze) {table}")
 
 
 def _validate_locked(url: str, cat: Catalogue, batch_id: int, started: float) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 -- audit.cases_typed (plugins/drgflow/validation.py), so this view only reads it. A batch validation has not
 -- typed (loaded with --no-validate, or validated before audit.cases_typed existed) is parsed here, with the
 -- same parsers (audit.parse_*, macros/safe_casts.sql): on every read, so validating it is the fast path.
+-- rejected: a reject rule failed (validation's flag; for a parsed batch, a reject row in audit.quarantine).
 -- Which rows count (accepted, latest version) is decided by stg_raw__cases.
 -- The parse branch is compiled in only when such a batch exists (dbt runs this view before every read of the
 -- marts' inputs): a union hides audit.cases_typed's statistics from the planner, which then misjudges the
@@ -45,7 +46,9 @@ select
 {%- endfor %}
     {{ to_date('settle_date') }}                as settle_date,
     extract(year from {{ to_date('settle_date') }})::integer  as settle_year,
-    to_char({{ to_date('settle_date') }}, 'YYYY-MM')          as settle_period
+    to_char({{ to_date('settle_date') }}, 'YYYY-MM')          as settle_period,
+    exists (select 1 from {{ source('audit', 'quarantine') }} as q
+            where q.batch_id = c.batch_id and q.source_row = c.source_row and q.severity = 'reject') as rejected
 from {{ source('raw', 'cases') }} as c
 join {{ source('audit', 'batches') }} as b
   on b.batch_id = c.batch_id and b.file_kind = 'cases'

@@ -76,8 +76,23 @@ create table if not exists audit.cases_typed (
     fee_bed numeric, fee_diagnosis numeric, fee_exam numeric, fee_lab numeric, fee_treatment numeric,
     fee_surgery numeric, fee_nursing numeric, fee_material numeric, fee_western_drug numeric, fee_herbal numeric,
     fee_chinese_patent numeric, fee_general_treatment numeric, fee_registration numeric, fee_other numeric,
-    settle_date date, settle_year integer, settle_period text
+    settle_date date, settle_year integer, settle_period text,
+    -- a reject rule failed (the row is in audit.quarantine with severity reject): staging reads this flag
+    -- rather than joining the quarantine
+    rejected boolean not null
 );
+-- upgrade of a warehouse from before the flag: set it from the quarantine, once
+do $$
+begin
+    if not exists (select 1 from information_schema.columns where table_schema = 'audit'
+                   and table_name = 'cases_typed' and column_name = 'rejected') then
+        alter table audit.cases_typed add column rejected boolean;
+        update audit.cases_typed t set rejected = exists (
+            select 1 from audit.quarantine q
+            where q.batch_id = t.batch_id and q.source_row = t.source_row and q.severity = 'reject');
+        alter table audit.cases_typed alter column rejected set not null;
+    end if;
+end $$;
 -- batches arrive in id order, so a block range index finds one batch's rows (re-validation deletes them)
 create index if not exists cases_typed_batch_brin on audit.cases_typed using brin (batch_id);
 create table if not exists audit.cases_typed_batches (

@@ -5,8 +5,11 @@
 -- Set-based: the secondary diagnoses are unnested and hash-joined to the CC list (one row per code at
 -- most: ref.scheme_cc and ref.scheme_cce are keyed by code), then aggregated per case — about twice as
 -- fast as a lateral aggregate per case.
--- A table of its own: it depends on the mapped codes only, so dbt builds it in a second thread while the
--- MDC and ADRG steps run (each of those statements keeps one core busy).
+-- A table of its own: it needs only the mapped codes, so dbt builds it in its second thread beside the ADRG step.
+-- It waits for the MDC entry (depends_on below) only so that dbt, which starts ready models in name order,
+-- starts the MDC entry and the multi-condition rules (int_cases_adrg_alternatives_met) first: the ADRG step
+-- needs both, and this model only case_grouping.
+-- depends_on: {{ ref('int_cases_mdc_entered') }}
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
