@@ -11,7 +11,11 @@
 -- needs both, and this model only case_grouping.
 -- depends_on: {{ ref('int_cases_mdc_entered') }}
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
-{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
+-- At least two parallel workers (the folder's pre-hook sets DRGFLOW_GROUPING_WORKERS, default 1; this one runs
+-- after it): with one, the planner sorts the unnested codes for the aggregate in the leader (3.4–4.1 s on 1M
+-- cases); with two, in the workers (2.1–2.4 s).
+{{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"],
+          pre_hook=["set local max_parallel_workers_per_gather = {{ [2, env_var('DRGFLOW_GROUPING_WORKERS', '1') | int] | max }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
