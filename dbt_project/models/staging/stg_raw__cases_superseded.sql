@@ -6,7 +6,7 @@
 -- CTE it hashed the typed rows instead and let one process emit every row (PostgreSQL's parallel right anti
 -- join), which kept the code mapping after it in that one process.
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"],
-          pre_hook=["set local max_parallel_workers_per_gather = {{ env_var('DRGFLOW_GROUPING_WORKERS', '1') | int }}"]) }}
+          pre_hook=["set local max_parallel_workers_per_gather = {{ grouping_workers() }}"]) }}
 
 with accepted as not materialized (
     select hospital_id, case_id, batch_id, source_row

@@ -15,7 +15,7 @@
 -- after it): with one, the planner sorts the unnested codes for the aggregate in the leader (3.4–4.1 s on 1M
 -- cases); with two, in the workers (2.1–2.4 s).
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"],
-          pre_hook=["set local max_parallel_workers_per_gather = {{ [2, env_var('DRGFLOW_GROUPING_WORKERS', '1') | int] | max }}"]) }}
+          pre_hook=["set local max_parallel_workers_per_gather = {{ grouping_workers(minimum=2) }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
