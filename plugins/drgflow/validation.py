@@ -611,7 +611,7 @@ def validate_batch(result, url: str | None = None) -> None:
             summary = _validate_locked(url, cat, batch_id, started)
         finally:
             lock_conn.execute("select pg_advisory_unlock(hashtext(%s))", (VALIDATE_LOCK,))
-    _vacuum_typed_rows(url, batch_id)
+    _vacuum_batch_tables(url, batch_id)
     result.rows_read = summary["rows_read"]
     result.rows_accepted = summary["rows_accepted"]
     result.rows_quarantined = summary["rows_quarantined"]
@@ -620,7 +620,7 @@ def validate_batch(result, url: str | None = None) -> None:
     result.notes.append(f"Data Docs: {summary['data_docs']}")
 
 
-def _vacuum_typed_rows(url: str, batch_id: int) -> None:
+def _vacuum_batch_tables(url: str, batch_id: int) -> None:
     """VACUUM ANALYZE audit.cases_typed and raw.cases when the batch is over a tenth of them (autovacuum's own
     threshold), now rather than when autovacuum comes round (up to a minute later): the grouping run that
     follows then plans with statistics (without them its latest-version join became a merge join, +30% on the
