@@ -1,21 +1,27 @@
 -- The ADRG rule conditions of the scheme version (ref.scheme_adrg_cond), expanded to one row per code for
--- the list conditions (code null for the operating-room flags), each with its ADRG's MDC and the number of
--- conditions of its alternative. A small table rather than a CTE: the ADRG step joins it five times, and a
--- table keeps those joins in parallel workers.
+-- the list conditions (code null for the operating-room flags), each with its ADRG's MDC, the number of
+-- conditions of its alternative, its place in it, and the alternative's operating-room flags. A small table
+-- rather than a CTE: the ADRG step joins it five times, and a table keeps those joins in parallel workers.
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
 with cond as (
     select k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.list_no, a.mdc,
-           count(*) over (partition by k.adrg, k.alt_no) as n_conds
+           count(*) over (partition by k.adrg, k.alt_no) as n_conds,
+           -- position of the condition in its alternative (cond_no runs on across an ADRG's alternatives)
+           (row_number() over (partition by k.adrg, k.alt_no order by k.cond_no))::int as cond_slot,
+           -- the alternative's operating-room flags (全部手术 / 且无手术), carried to each of its list conditions
+           bool_or(k.cond_kind = 'ppx_or') over (partition by k.adrg, k.alt_no) as alt_needs_ppx_or,
+           bool_or(k.cond_kind = 'no_ppx_or') over (partition by k.adrg, k.alt_no) as alt_needs_no_ppx_or
     from {{ source('grouping_ref', 'scheme_adrg_cond') }} as k
     join {{ source('grouping_ref', 'scheme_adrg') }} as a
       on a.scheme_version = k.scheme_version and a.adrg = k.adrg
     where k.scheme_version = {{ v }}
 )
 
-select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds
+select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds, k.cond_slot, k.alt_needs_ppx_or,
+       k.alt_needs_no_ppx_or
 from cond as k
 left join {{ source('grouping_ref', 'scheme_adrg_code') }} as l
   on l.scheme_version = {{ v }} and l.adrg = k.adrg and l.list_no = k.list_no

@@ -3,15 +3,29 @@
 -- The one-condition alternatives, nearly all of them, are matched in int_cases_adrg_assigned.
 -- Whether the case entered the ADRG's MDC is left to int_cases_adrg_assigned, so this model depends on the mapped
 -- codes only, and dbt builds it in another thread while the MDC entry is computed.
+-- Speed: each hit is one (case, alternative, condition slot) row, and the hits of an alternative are folded with
+-- aggregates PostgreSQL can split across parallel workers (bit_or of the slots hit, min of each slot's code);
+-- the evidence text is built after that, for the alternatives that hold only. An alternative's operating-room
+-- flags (全部手术 / 且无手术) filter its hits, as the case's flag is known with each hit.
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
+
+{#- the most conditions an alternative of this scheme has: one code column per condition slot -#}
+{% set v = "'" ~ var('scheme_version') ~ "'" %}
+{% set max_slots = 4 %}
+{% if execute %}
+    {% set max_slots = run_query(
+        "select coalesce(max(n), 1) from (select count(*) as n from " ~ source('grouping_ref', 'scheme_adrg_cond')
+        ~ " where scheme_version = " ~ v ~ " group by adrg, alt_no) as per_alternative").columns[0].values()[0] | int %}
+{% endif %}
 
 with cond as not materialized (
     select * from {{ ref('int_adrg_conditions_expanded') }} where n_conds > 1
 ),
 
 list_cond as not materialized (
-    select * from cond where code is not null
+    -- alternatives whose flags contradict each other (全部手术 and 且无手术) cannot hold: no hits
+    select * from cond where code is not null and not (alt_needs_ppx_or and alt_needs_no_ppx_or)
 ),
 
 cases as not materialized (
@@ -20,55 +34,61 @@ cases as not materialized (
     where check_reason is null
 ),
 
-list_hits as not materialized (
-    -- a code list condition met, with the code that met it (the lowest, when several codes of an
-    -- any-diagnosis or any-procedure list are on the case)
-    select c.case_key, c.ppx_or, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, k.cond_kind, c.pdx as code
+hits as not materialized (
+    -- a list condition met, with the code that met it (an any-diagnosis or any-procedure list met by several
+    -- codes gives a hit for each: the evidence takes the lowest)
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or,
+           c.pdx as code
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
 
     union all
-    select c.case_key, c.ppx_or, k.adrg, k.mdc, k.alt_no, k.cond_no, k.n_conds, k.cond_kind, c.ppx
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, c.ppx
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
 
     union all
-    select c.case_key, bool_or(c.ppx_or), k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), 'any_dx',
-           min(x.code)
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
     where {{ any_dx_entry_filter('c', 'cond') }}
-    group by c.case_key, k.adrg, k.alt_no, k.cond_no
 
     union all
-    select c.case_key, bool_or(c.ppx_or), k.adrg, min(k.mdc), k.alt_no, k.cond_no, min(k.n_conds), 'any_px',
-           min(x.code)
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
     where cardinality(c.px) > 0
-    group by c.case_key, k.adrg, k.alt_no, k.cond_no
 ),
 
-met as (
-    select case_key, adrg, mdc, alt_no, cond_no, n_conds, cond_kind, code from list_hits
+slots_hit as (
+    select case_key, adrg, alt_no, bit_or(1 << (cond_slot - 1)) as slot_mask
+           {%- for i in range(1, max_slots + 1) %},
+           min(code) filter (where cond_slot = {{ i }}) as code_{{ i }}
+           {%- endfor %}
+    from hits
+    where (not alt_needs_ppx_or or ppx_or) and (not alt_needs_no_ppx_or or not ppx_or)
+    group by case_key, adrg, alt_no
+),
 
-    union all
-    -- 全部手术 / 且无手术 beside a list condition: from the case's operating-room flag, for the few alternatives
-    -- that have one (an alternative of flags alone cannot hold: its conditions exclude each other)
-    select distinct h.case_key, h.adrg, h.mdc, h.alt_no, k.cond_no, h.n_conds, k.cond_kind, null::text
-    from list_hits as h
-    join cond as k on k.adrg = h.adrg and k.alt_no = h.alt_no and k.cond_kind in ('ppx_or', 'no_ppx_or')
-    where (k.cond_kind = 'ppx_or') = h.ppx_or
+alternatives as (
+    -- per alternative: the slots of its list conditions (all must be hit) and the kind in each slot
+    select adrg, alt_no, min(mdc) as mdc,
+           bit_or(case when code is not null then 1 << (cond_slot - 1) else 0 end) as list_mask
+           {%- for i in range(1, max_slots + 1) %},
+           min(cond_kind) filter (where cond_slot = {{ i }}) as kind_{{ i }}
+           {%- endfor %}
+    from cond
+    group by adrg, alt_no
 )
 
-select case_key, adrg, min(mdc) as mdc, min(evidence) as evidence
-from (
-    select case_key, adrg, min(mdc) as mdc, alt_no,
-           string_agg({{ adrg_evidence('cond_kind', 'code') }}, '，' order by cond_no) as evidence
-    from met
-    group by case_key, adrg, alt_no
-    having count(*) = min(n_conds)
-) as per_alternative
-group by case_key, adrg
+select s.case_key, s.adrg, min(a.mdc) as mdc,
+       -- the conditions in rule order; several alternatives of one ADRG holding: the lowest text, as before
+       min(concat_ws('，'
+           {%- for i in range(1, max_slots + 1) %},
+           case when a.kind_{{ i }} is not null then {{ adrg_evidence('a.kind_' ~ i, 's.code_' ~ i) }} end
+           {%- endfor %})) as evidence
+from slots_hit as s
+join alternatives as a on a.adrg = s.adrg and a.alt_no = s.alt_no and a.list_mask = s.slot_mask
+group by s.case_key, s.adrg
