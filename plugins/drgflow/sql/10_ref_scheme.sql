@@ -115,7 +115,8 @@ create table if not exists ref.scheme_ss_valid (
 
 -- The code maps of a scheme version as jsonb objects, read by int_cases_codes_mapped.
 -- kind: 'dx' | 'px' (variant or scheme code -> code the grouper uses), 'dx_same' | 'px_same' (the codes the
--- map leaves as they are), 'or' (operating-room procedures, SS_VALID).
+-- map leaves as they are), 'or' (operating-room procedures, SS_VALID), 'mdc' (principal diagnosis -> the MDCs
+-- whose list holds it, as ',B,F,'), 'region' ('<MDC>:<code>' -> body region, for MDCs entered by regions: MDCZ).
 -- Codes the scheme itself lists are grouped as coded, never remapped (the pack has a few non-catalogue
 -- codes, e.g. P78.300x004 on the MDCP list, that the variant map sends elsewhere).
 create or replace function ref.build_grouping_code_map(kind text, version text) returns jsonb
@@ -143,10 +144,22 @@ language sql stable parallel safe as $$
         union all
         select code, code from ref.scheme_ss_valid where kind = 'or' and scheme_version = version
     )
-    select coalesce(jsonb_object_agg(variant, case when kind like '%\_same' or kind = 'or' then 'true'::jsonb
-                                                   else to_jsonb(code) end), '{}'::jsonb)
-    from pairs
-    where kind not like '%\_same' or variant = code
+    select case kind
+        when 'mdc' then (
+            select coalesce(jsonb_object_agg(code, mdcs), '{}'::jsonb)
+            from (select code, ',' || string_agg(mdc, ',' order by mdc) || ',' as mdcs
+                  from ref.scheme_mdc_dx where scheme_version = version group by code) as listed)
+        when 'region' then (
+            select coalesce(jsonb_object_agg(d.mdc || ':' || d.code, d.region), '{}'::jsonb)
+            from ref.scheme_mdc_dx as d
+            join ref.scheme_mdc as m on m.scheme_version = d.scheme_version and m.mdc = d.mdc
+            where d.scheme_version = version and m.min_regions is not null and d.region is not null)
+        else (
+            select coalesce(jsonb_object_agg(variant, case when kind like '%\_same' or kind = 'or' then 'true'::jsonb
+                                                           else to_jsonb(code) end), '{}'::jsonb)
+            from pairs
+            where kind not like '%\_same' or variant = code)
+    end
 $$;
 
 -- the maps built once per import (a map takes ~0.1 s to build, and a grouping query uses it a dozen times)
@@ -164,9 +177,15 @@ language sql volatile as $$
     insert into ref.grouping_code_maps (scheme_version, kind, code_map)
     select s.scheme_version, k.kind, ref.build_grouping_code_map(k.kind, s.scheme_version)
     from ref.scheme_version as s
-    cross join (values ('dx'), ('dx_same'), ('px'), ('px_same'), ('or')) as k (kind)
+    cross join (values ('dx'), ('dx_same'), ('px'), ('px_same'), ('or'), ('mdc'), ('region')) as k (kind)
     where version is null or s.scheme_version = version;
 $$;
+
+-- upgrade: a version imported before a kind of map existed gets the missing kinds (built on the fly otherwise,
+-- at every plan of every grouping statement)
+select ref.refresh_grouping_code_maps(s.scheme_version)
+from ref.scheme_version as s
+where (select count(*) from ref.grouping_code_maps as m where m.scheme_version = s.scheme_version) < 7;
 
 -- IMMUTABLE although it reads tables, on purpose: called with constant arguments it is evaluated once, while
 -- the query is planned, and the map travels in the plan as a constant, which parallel workers receive (a map
@@ -185,6 +204,16 @@ create or replace function ref.map_codes(codes text[], code_map jsonb) returns t
 language sql immutable parallel safe as $$
     select coalesce(array_agg(coalesce(code_map ->> u.code, u.code) order by u.pos), '{}')
     from unnest(codes) with ordinality as u (code, pos)
+$$;
+
+-- the body regions (MDCZ) of a case's diagnoses on an MDC's region list, distinct and sorted, joined by the
+-- control character U+001F (region names hold '、'); null when none. Text, not an array, so a model can
+-- evaluate it once per case in a function scan (unnest(array[...]) of an array would flatten it).
+create or replace function ref.body_regions(codes text[], region_map jsonb, mdc text) returns text
+language sql immutable parallel safe as $$
+    select string_agg(distinct region_map ->> (mdc || ':' || u.code), chr(31))
+    from unnest(codes) as u (code)
+    where region_map ? (mdc || ':' || u.code)
 $$;
 
 -- the codes a code map does not know, in their order; null when it knows them all

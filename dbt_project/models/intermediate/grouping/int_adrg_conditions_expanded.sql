@@ -1,13 +1,15 @@
 -- The ADRG rule conditions of the scheme version (ref.scheme_adrg_cond), expanded to one row per code for
 -- the list conditions (code null for the operating-room flags), each with its ADRG's MDC, the number of
--- conditions of its alternative, its place in it, and the alternative's operating-room flags. A small table
--- rather than a CTE: the ADRG step joins it five times, and a table keeps those joins in parallel workers.
+-- conditions of its alternative, its place in it, the alternative's operating-room flags, and the ADRG's
+-- age and birth-weight bounds. A small table rather than a CTE: the ADRG step joins it five times, and a table
+-- keeps those joins in parallel workers.
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 
 with cond as (
     select k.adrg, k.alt_no, k.cond_no, k.cond_kind, k.list_no, a.mdc,
+           a.age_days_min, a.age_days_max, a.weight_min, a.weight_max,
            count(*) over (partition by k.adrg, k.alt_no) as n_conds,
            -- position of the condition in its alternative (cond_no runs on across an ADRG's alternatives)
            (row_number() over (partition by k.adrg, k.alt_no order by k.cond_no))::int as cond_slot,
@@ -21,7 +23,10 @@ with cond as (
 )
 
 select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds, k.cond_slot, k.alt_needs_ppx_or,
-       k.alt_needs_no_ppx_or
+       k.alt_needs_no_ppx_or,
+       -- what the ADRG steps test a case against (macro adrg_case_allowed): the MDC as it appears in the case's
+       -- dx_mdcs, and the ADRG's age and birth-weight bounds
+       ',' || k.mdc || ',' as mdc_token, k.age_days_min, k.age_days_max, k.weight_min, k.weight_max
 from cond as k
 left join {{ source('grouping_ref', 'scheme_adrg_code') }} as l
   on l.scheme_version = {{ v }} and l.adrg = k.adrg and l.list_no = k.list_no

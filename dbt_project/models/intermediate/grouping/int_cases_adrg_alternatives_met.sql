@@ -1,8 +1,8 @@
 -- The multi-condition ADRG rule alternatives each case meets (e.g. 主要诊断 in one table 且 主要手术 in another),
 -- with the evidence text: one row per (case, ADRG) whose alternative holds, every one of its conditions hit.
 -- The one-condition alternatives, nearly all of them, are matched in int_cases_adrg_assigned.
--- Whether the case entered the ADRG's MDC is left to int_cases_adrg_assigned, so this model depends on the mapped
--- codes only, and dbt builds it in another thread while the MDC entry is computed.
+-- A hit counts only when the case entered the ADRG's MDC and meets the ADRG's age and birth-weight bounds (macro
+-- adrg_case_allowed), as in int_cases_adrg_assigned, which takes these rows as candidates.
 -- Speed: each hit is one (case, alternative, condition slot) row, and the hits of an alternative are folded with
 -- aggregates PostgreSQL can split across parallel workers (bit_or of the slots hit, min of each slot's code);
 -- the evidence text is built after that, for the alternatives that hold only. An alternative's operating-room
@@ -29,41 +29,47 @@ list_cond as not materialized (
 ),
 
 cases as not materialized (
-    select case_key, dx, px, dx[1] as pdx, px[1] as ppx, ppx_or
+    select case_key, dx, px, dx[1] as pdx, px[1] as ppx, ppx_or, dx_mdcs, age_days, birth_weight_g
     from {{ ref('int_cases_codes_mapped') }}
     where check_reason is null
 ),
 
 hits as not materialized (
     -- a list condition met, with the code that met it (an any-diagnosis or any-procedure list met by several
-    -- codes gives a hit for each: the evidence takes the lowest)
+    -- codes gives a hit for each: the evidence takes the lowest). by_ppx_or: the MDC was entered by the
+    -- operating-room principal procedure, not by the diagnosis.
     select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or,
-           c.pdx as code
+           c.pdx as code, strpos(c.dx_mdcs, k.mdc_token) = 0 as by_ppx_or
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
+    where {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, c.ppx
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, c.ppx,
+           strpos(c.dx_mdcs, k.mdc_token) = 0
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
+    where {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
+           strpos(c.dx_mdcs, k.mdc_token) = 0
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
-    where {{ any_dx_entry_filter('c', 'cond') }}
+    where {{ entry_prefilter('c', 'cond', ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code
+    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
+           strpos(c.dx_mdcs, k.mdc_token) = 0
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
-    where cardinality(c.px) > 0
+    where cardinality(c.px) > 0 and {{ adrg_case_allowed('c', 'k') }}
 ),
 
 slots_hit as (
-    select case_key, adrg, alt_no, bit_or(1 << (cond_slot - 1)) as slot_mask
+    select case_key, adrg, alt_no, bit_or(1 << (cond_slot - 1)) as slot_mask, bool_and(by_ppx_or) as by_ppx_or
            {%- for i in range(1, max_slots + 1) %},
            min(code) filter (where cond_slot = {{ i }}) as code_{{ i }}
            {%- endfor %}
@@ -83,7 +89,7 @@ alternatives as (
     group by adrg, alt_no
 )
 
-select s.case_key, s.adrg, min(a.mdc) as mdc,
+select s.case_key, s.adrg, min(a.mdc) as mdc, bool_and(s.by_ppx_or) as by_ppx_or,
        -- the conditions in rule order; several alternatives of one ADRG holding: the lowest text, as before
        min(concat_ws('，'
            {%- for i in range(1, max_slots + 1) %},

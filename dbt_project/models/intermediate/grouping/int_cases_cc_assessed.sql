@@ -5,11 +5,8 @@
 -- Set-based: the secondary diagnoses are unnested and hash-joined to the CC list (one row per code at
 -- most: ref.scheme_cc and ref.scheme_cce are keyed by code), then aggregated per case — about twice as
 -- fast as a lateral aggregate per case.
--- A table of its own: it needs only the mapped codes, so dbt builds it in its second thread beside the MDC entry
--- and the ADRG step. It waits for the multi-condition rules (depends_on below) only so that dbt, which starts
--- ready models in name order, starts the MDC entry and those rules first (the ADRG step needs both, and this
--- model only case_grouping), and starts this one as soon as the short rules model is done.
--- depends_on: {{ ref('int_cases_adrg_alternatives_met') }}
+-- A table of its own: it needs only the mapped codes, so dbt builds it in its second thread beside the ADRG
+-- steps.
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 -- At least two parallel workers (the folder's pre-hook sets DRGFLOW_GROUPING_WORKERS, default 1; this one runs
 -- after it): with one, the planner sorts the unnested codes for the aggregate in the leader (3.4–4.1 s on 1M

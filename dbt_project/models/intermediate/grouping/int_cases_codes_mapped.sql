@@ -5,6 +5,11 @@
 -- The maps are jsonb constants of the plan (ref.grouping_code_map, sql/10_ref_scheme.sql), so the query runs
 -- in parallel workers. Most cases are coded in the catalogue already: one `?&` test (every code maps to
 -- itself) lets them through unchanged; only the others are mapped code by code (ref.map_codes).
+-- MDC entry (macros/mdc_entry.sql): dx_mdcs lists the MDCs the case enters by its principal diagnosis, one
+-- lookup in the 'mdc' map and the MDCs' conditions (MDCM/MDCN sex, MDCP age, MDCZ body regions) as text
+-- operations; body_regions, the body regions of its diagnoses, is computed for the few cases whose principal
+-- diagnosis is on the MDCZ list. The ADRG steps test an MDC against dx_mdcs: no table of entered MDCs to
+-- write and join (1.3M rows for 1M cases).
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 -- analyze only what later plans use (the code arrays' statistics are costly and unused)
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }} (case_key, check_reason, ppx_or)"]) }}
@@ -20,6 +25,10 @@
 {%- endset %}
 {% set px_mapped = "case when f.px_state = 2 then c.px_codes else ref.map_codes(c.px_codes, " ~ px_map ~ ") end" %}
 
+{% set region_rule = region_mdc() %}
+{% set mdc_map = "ref.grouping_code_map('mdc', " ~ v ~ ")" %}
+
+with mapped as not materialized (
 select
     -- the raw row's key as one number: unique per case, and no window pass over all cases
     (c.batch_id << 32) + c.source_row                as case_key,
@@ -53,3 +62,16 @@ from {{ ref('stg_raw__cases') }} as c
 -- subquery fenced with offset 0 would not, and an unfenced expression is repeated at every use)
 cross join lateral unnest(array[{{ state.replace('{kind}', 'dx') }}], array[{{ state.replace('{kind}', 'px') }}])
     as f (dx_state, px_state)
+)
+
+select m.*, e.dx_mdcs, r.body_regions
+from mapped as m
+-- each a function scan, so evaluated once per case (see the states above)
+cross join lateral unnest(array[coalesce({{ mdc_map }} ->> m.dx[1], '')]) as l (listed)
+cross join lateral unnest(array[
+{%- if region_rule %}
+    case when strpos(l.listed, ',{{ region_rule.mdc }},') > 0
+         then ref.body_regions(m.dx, ref.grouping_code_map('region', {{ v }}), '{{ region_rule.mdc }}') end
+{%- else %} null::text
+{%- endif %}]) as r (body_regions)
+cross join lateral unnest(array[{{ dx_mdcs_entered('l.listed', 'm', "string_to_array(r.body_regions, chr(31))") }}]) as e (dx_mdcs)

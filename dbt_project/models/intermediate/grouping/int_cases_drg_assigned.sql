@@ -21,7 +21,7 @@ with drg_choice as (
 select
     a.case_key, a.mdc, a.adrg, a.is_qy, d.drg, d.name as drg_name,
     coalesce(cc.cc_level, 'none') as cc_level,
-    a.mdc_trace, a.adrg_trace, cc.cc_trace
+    a.by_ppx_or, a.adrg_trace, cc.cc_trace
 from {{ ref('int_cases_adrg_assigned') }} as a
 left join {{ ref('int_cases_cc_assessed') }} as cc on cc.case_key = a.case_key
 left join drg_choice as d on d.adrg = a.adrg and d.cc_level = coalesce(cc.cc_level, 'none')

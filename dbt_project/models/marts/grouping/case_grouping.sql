@@ -14,6 +14,7 @@
 ) }}
 
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
+{% set region_rule = region_mdc() %}
 
 select
     {{ v }}::text                                            as scheme_version,
@@ -29,20 +30,25 @@ select
     coalesce(d.cc_level, 'none')                             as cc_level,
     case
         when c.check_reason is not null then c.check_reason
-        when d.case_key is null and listed.code is null
+        when d.case_key is null and not coalesce(ref.grouping_code_map('mdc', {{ v }}) ? c.dx[1], false)
             then '主诊断不在所有MDC的主诊表内: ' || c.dx[1]
         when d.case_key is null then '不符合所有MDC的入组条件，无法入组 (principal diagnosis ' || c.dx[1]
             || ' is listed, but no entered MDC has an ADRG whose rule holds)'
         when d.drg is null and not d.is_qy then 'ADRG ' || d.adrg || ' has no DRG for cc_level ' || d.cc_level
     end                                                      as reason,
     concat_ws(' | ',
-        d.mdc_trace,
+        -- the MDC entry, written here (not by the ADRG step) because the codes it names are in this row
+        case when d.by_ppx_or then 'MDC' || d.mdc || ' 主手术 ' || c.px[1] || ' 为手术室手术'
+             when d.case_key is not null then 'MDC' || d.mdc || ' 主诊断 ' || c.dx[1] || ' 在主诊表'
+{%- if region_rule %}
+                 || case when d.mdc = '{{ region_rule.mdc }}'
+                         then '，创伤部位 ' || cardinality(string_to_array(c.body_regions, chr(31))) || ' 个（'
+                              || replace(c.body_regions, chr(31), '、') || '）' else '' end
+{%- endif %}
+        end,
         d.adrg_trace,
         case when d.case_key is not null then 'CC: ' || coalesce(d.cc_trace, '无 MCC/CC') end,
         case when d.drg is not null then 'DRG ' || d.drg || ' ' || d.drg_name end
     )                                                        as trace
 from {{ ref('int_cases_codes_mapped') }} as c
 left join {{ ref('int_cases_drg_assigned') }} as d on d.case_key = c.case_key
--- a join, not a NOT EXISTS per row: a correlated subquery would keep the statement out of parallel workers
-left join (select distinct code from {{ source('grouping_ref', 'scheme_mdc_dx') }} where scheme_version = {{ v }}) as listed
-  on listed.code = c.dx[1] and d.case_key is null
