@@ -145,3 +145,10 @@ def test_patient_ids_are_pseudonymised_at_load(tmp_path, fresh_url):
 
     with pytest.raises(psycopg.errors.RaiseException):
         query(fresh_url, "insert into raw.cases (batch_id, source_row, patient_id) values (0, 0, 'x')")
+    # also in a session whose earlier transaction had the pads: they are empty now, and the statement is refused
+    with psycopg.connect(fresh_url) as conn:
+        conn.execute("select set_config('drgflow.pseudonym_ipad', '00', true),"
+                     " set_config('drgflow.pseudonym_opad', '00', true)")
+        conn.commit()
+        with pytest.raises(psycopg.errors.RaiseException, match="only through drgflow load"):
+            conn.execute("insert into raw.cases (batch_id, source_row, patient_id) values (0, 0, 'x')")

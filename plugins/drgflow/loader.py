@@ -12,6 +12,7 @@ import hashlib
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,14 +66,20 @@ def scan_file(path: Path) -> tuple[str, str]:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
-    with path.open("rb") as handle:
+    # the hash runs in a thread (hashlib releases the GIL) while this one checks the UTF-8: the two overlap
+    with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
+        hashed = None
         while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+            if hashed is not None:
+                hashed.result()
+            hashed = hasher.submit(digest.update, chunk)
             if utf8:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8 = False
+        if hashed is not None:
+            hashed.result()
     if utf8:
         try:
             decoder.decode(b"", final=True)
