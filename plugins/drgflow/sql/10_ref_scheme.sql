@@ -170,6 +170,12 @@ create table if not exists ref.grouping_code_maps (
     primary key (scheme_version, kind)
 );
 
+-- the kinds of map build_grouping_code_map makes, each stored per scheme version
+create or replace function ref.grouping_code_map_kinds() returns text[]
+language sql immutable parallel safe as $$
+    select array['dx', 'dx_same', 'px', 'px_same', 'or', 'mdc', 'region']
+$$;
+
 -- rebuilt by `drgflow scheme import` (its version) and `drgflow terminology import` (every version)
 create or replace function ref.refresh_grouping_code_maps(version text default null) returns void
 language sql volatile as $$
@@ -177,7 +183,7 @@ language sql volatile as $$
     insert into ref.grouping_code_maps (scheme_version, kind, code_map)
     select s.scheme_version, k.kind, ref.build_grouping_code_map(k.kind, s.scheme_version)
     from ref.scheme_version as s
-    cross join (values ('dx'), ('dx_same'), ('px'), ('px_same'), ('or'), ('mdc'), ('region')) as k (kind)
+    cross join unnest(ref.grouping_code_map_kinds()) as k (kind)
     where version is null or s.scheme_version = version;
 $$;
 
@@ -185,7 +191,8 @@ $$;
 -- at every plan of every grouping statement)
 select ref.refresh_grouping_code_maps(s.scheme_version)
 from ref.scheme_version as s
-where (select count(*) from ref.grouping_code_maps as m where m.scheme_version = s.scheme_version) < 7;
+where not array(select m.kind from ref.grouping_code_maps as m where m.scheme_version = s.scheme_version)
+          @> ref.grouping_code_map_kinds();
 
 -- IMMUTABLE although it reads tables, on purpose: called with constant arguments it is evaluated once, while
 -- the query is planned, and the map travels in the plan as a constant, which parallel workers receive (a map
