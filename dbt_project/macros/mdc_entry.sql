@@ -77,3 +77,9 @@
     {%- endif -%}
     {{ return(on) }}
 {% endmacro %}
+
+{# Where adrg_case_allowed holds: the case entered the MDC of condition row `k` by its operating-room principal
+   procedure (MDCA), not by its principal diagnosis. #}
+{% macro entered_by_ppx_or(case_alias, k) -%}
+    strpos({{ case_alias }}.dx_mdcs, {{ k }}.mdc_token) = 0
+{%- endmacro %}

@@ -39,21 +39,21 @@ hits as not materialized (
     -- codes gives a hit for each: the evidence takes the lowest). by_ppx_or: the MDC was entered by the
     -- operating-room principal procedure, not by the diagnosis.
     select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or,
-           c.pdx as code, strpos(c.dx_mdcs, k.mdc_token) = 0 as by_ppx_or
+           c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
     where {{ adrg_case_allowed('c', 'k') }}
 
     union all
     select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, c.ppx,
-           strpos(c.dx_mdcs, k.mdc_token) = 0
+           {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
     where {{ adrg_case_allowed('c', 'k') }}
 
     union all
     select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
-           strpos(c.dx_mdcs, k.mdc_token) = 0
+           {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
@@ -61,7 +61,7 @@ hits as not materialized (
 
     union all
     select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
-           strpos(c.dx_mdcs, k.mdc_token) = 0
+           {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'

@@ -37,26 +37,26 @@ hits as not materialized (
     -- code: what satisfied the condition (null for the operating-room flags). An any-diagnosis or
     -- any-procedure list met by several codes gives a hit for each: the winner's order takes the lowest.
     -- by_ppx_or: the case entered the MDC by its operating-room principal procedure, not by its diagnosis.
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.pdx as code, strpos(c.dx_mdcs, k.mdc_token) = 0 as by_ppx_or
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
     where {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.ppx, strpos(c.dx_mdcs, k.mdc_token) = 0
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.ppx, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
     where {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, strpos(c.dx_mdcs, k.mdc_token) = 0
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     cross join lateral unnest(c.dx) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
     where {{ entry_prefilter('c', 'cond', ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
 
     union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, strpos(c.dx_mdcs, k.mdc_token) = 0
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     cross join lateral unnest(c.px) as x (code)
     join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
@@ -64,7 +64,7 @@ hits as not materialized (
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, null, strpos(c.dx_mdcs, k.mdc_token) = 0
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, null, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     join cond as k on k.cond_kind in ('ppx_or', 'no_ppx_or') and (k.cond_kind = 'ppx_or') = c.ppx_or
     where {{ entry_prefilter('c', 'cond', ['ppx_or', 'no_ppx_or']) }} and {{ adrg_case_allowed('c', 'k') }}
