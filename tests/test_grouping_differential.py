@@ -51,7 +51,7 @@ class RefGrouper:
             digits[d[:3]] += d[3]
         self.drgs = defaultdict(list)
         for d, _ in pack.drgs:
-            self.drgs[d[:3]].append((d, split_rule(d, digits[d[:3]], rules["drg_split"])))
+            self.drgs[d[:3]].append((d, split_rule(d, rules["drg_split"])))
         self.mcc, self.cc = pack.mcc, pack.cc
         self.cce = {c: t for t, codes in pack.cce.items() for c in codes}
 

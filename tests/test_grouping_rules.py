@@ -26,7 +26,8 @@ CASES = {
     "pdx_cc": ("1", "I21.000|J18.900", ""),
     "pdx_mcc_no_table": ("1", "I21.000|K72.000", ""),        # MCC with 无 exclusion table always counts
     "principal_not_secondary": ("1", "J96.000", ""),         # an MCC code as principal is not a secondary
-    # split pairs: FZ1 is 1/5 (a CC is enough for …1), FT2 is 3/5 (an MCC counts as …3)
+    # split pairs: FZ1 is 1/5 (…1 needs an MCC, a CC alone goes to …5), FT2 is 3/5 (an MCC counts as …3)
+    "pair15_mcc": ("1", "I20.000|J96.000", ""),
     "pair15_cc": ("1", "I20.000|J18.900", ""),
     "pair15_none": ("1", "I20.000", ""),
     "pair35_mcc": ("1", "I10.x00x002|J96.000", ""),
@@ -112,7 +113,8 @@ def test_principal_dx_list_and_cc_exclusions(grouped):
 
 
 def test_split_pairs(grouped):
-    assert drg(grouped, "pair15_cc") == "FZ11"      # 1/5: …1 = MCC or CC
+    assert drg(grouped, "pair15_mcc") == "FZ11"     # 1/5: …1 = MCC (drg-dip-reference §2.5)
+    assert drg(grouped, "pair15_cc") == "FZ15"      # 1/5: a CC alone does not reach …1
     assert drg(grouped, "pair15_none") == "FZ15"
     assert drg(grouped, "pair35_mcc") == "FT23"     # 3/5: …3 = CC or MCC
     assert grouped[1]["pair35_mcc"][4] == "mcc"

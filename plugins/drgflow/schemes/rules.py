@@ -145,13 +145,18 @@ def compile_adrg(adrg: Adrg) -> Compiled:
     return out
 
 
-def split_rule(drg: str, digits: str, overrides: dict[str, str]) -> str:
-    """CC condition of a DRG in its ADRG's split: mcc | mcc_or_cc | any (drg-dip-reference §2.1)."""
+def split_rule(drg: str, overrides: dict[str, str]) -> str:
+    """CC condition of a DRG in its ADRG's split: mcc | mcc_or_cc | any (drg-dip-reference §2.5, binding).
+
+    …1 (伴严重并发症或合并症) needs a non-excluded MCC in every split (1/3/5 and 1/5: in 1/5 a CC alone
+    goes to …5); …3 takes an MCC or a CC; …5 and …9 take anything. `overrides` (entry_rules.yml
+    drg_split) replaces the rule for named DRGs of a local scheme.
+    """
     if drg in overrides:
         return overrides[drg]
     d = drg[3]
     if d == "1":
-        return "mcc" if "3" in digits else "mcc_or_cc"
+        return "mcc"
     if d == "3":
         return "mcc_or_cc"
     return "any"
@@ -185,10 +190,7 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
                           extra.get("age_days_max"), extra.get("weight_min"), extra.get("weight_max")))
         cond_rows += [(code, a, c, k, n) for a, c, k, n in comp.conds]
         list_rows += [(code, n, c) for n, codes in comp.lists.items() for c in dict.fromkeys(codes)]
-    digits: dict[str, str] = {}
-    for drg, _ in pack.drgs:
-        digits[drg[:3]] = digits.get(drg[:3], "") + drg[3]
-    drg_rows = [(drg, drg[:3], name, drg[3], split_rule(drg, digits[drg[:3]], rules["drg_split"]), i)
+    drg_rows = [(drg, drg[:3], name, drg[3], split_rule(drg, rules["drg_split"]), i)
                 for i, (drg, name) in enumerate(pack.drgs, start=1)]
     cc_rows = [(c, "mcc", t) for c, t in pack.mcc.items()] + [(c, "cc", t) for c, t in pack.cc.items() if c not in pack.mcc]
     cce_rows = [(t, c) for t, codes in pack.cce.items() for c in codes]
