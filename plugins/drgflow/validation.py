@@ -55,6 +55,7 @@ class Rule:
     check: str
     params: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    reason: str = ""     # why this severity: what a failing case loses (grouping, payment) or why it only warns
 
     def message(self) -> str:
         """'中文 / English' with the params filled in."""
@@ -103,7 +104,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         if rid in seen:
             raise UserError(f"{where}: id used twice")
         seen.add(rid)
-        for key in ("severity", "message_zh", "message_en", "check"):
+        for key in ("severity", "reason", "message_zh", "message_en", "check"):
             if not entry.get(key):
                 raise UserError(f"{where}: '{key}' is missing")
         if entry["severity"] not in SEVERITIES:
@@ -114,7 +115,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         if not isinstance(params, dict):
             raise UserError(f"{where}: params must be a mapping")
         rule = Rule(rid, entry["severity"], str(entry["message_zh"]), str(entry["message_en"]), entry["check"],
-                    params, bool(entry.get("enabled", True)))
+                    params, bool(entry.get("enabled", True)), str(entry["reason"]))
         _check_params(rule, where)
         rules.append(rule)
     return Catalogue(str(doc.get("catalogue", path.stem)), str(doc.get("version", "0")), rules, path)
@@ -187,7 +188,9 @@ def _rule_sql(rule: Rule, ctx: dict[str, Any]) -> str | None:
         for c in p["columns"]:
             typed_ok = f"x.{c} is null" if c not in ("dx_codes", "px_codes") else "false"
             bad.append(f"case when x.t_{c} is not null and {typed_ok} then {_q(c + '=')} || x.t_{c} end")
-        return f"nullif(concat_ws(', ', {', '.join(bad)}), '')"
+        failed = f"nullif(concat_ws(', ', {', '.join(bad)}), '')"
+        # params.when: the value matters only for some cases (age in days under one year, …)
+        return f"case when ({fill(str(p['when']), p)}) then {failed} end" if "when" in p else failed
     if rule.check == "in_set":
         col = p["column"]
         values = ", ".join(_q(v) for v in p["values"])

@@ -74,4 +74,5 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for r in cat.rules:
         state = "" if r.enabled else " (disabled)"
         print(f"  {r.id:<28}{r.severity:<7}{r.check:<20}{r.message()}{state}")
+        print(f"  {'':<28}{'':<7}why: {r.reason}")
     return 0
