@@ -68,14 +68,38 @@ def database_url() -> str:
 
 
 def ensure_database(dbname: str) -> None:
-    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+    with connect(server_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
         if not exists:
             conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(dbname)))
 
 
+#: the oldest server drgflow runs on: validation parses with pg_input_is_valid (PostgreSQL 16)
+MIN_SERVER_VERSION = 16
+_checked_servers: set[tuple[str, str]] = set()
+
+
+def require_server_version(conn: psycopg.Connection) -> None:
+    """Refuse a server older than MIN_SERVER_VERSION with one sentence (checked once per server)."""
+    key = (str(conn.info.host), str(conn.info.port))
+    if key in _checked_servers:
+        return
+    found = conn.info.server_version  # e.g. 150018 for 15.18
+    if found // 10000 < MIN_SERVER_VERSION:
+        conn.close()
+        where = "the server at DRGFLOW_DATABASE_URL" if config.env("DRGFLOW_DATABASE_URL") else "the server"
+        raise UserError(
+            f"drgflow needs PostgreSQL {MIN_SERVER_VERSION} or newer, but {where} ({key[0]}:{key[1]}) is "
+            f"PostgreSQL {found // 10000}.{found % 100}: point DRGFLOW_DATABASE_URL at a PostgreSQL "
+            f"{MIN_SERVER_VERSION}+ server, or unset it to use the embedded PostgreSQL {MIN_SERVER_VERSION}.")
+    _checked_servers.add(key)
+
+
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
-    return psycopg.connect(url or database_url(), **kwargs)
+    """A connection to the warehouse (or `url`), after checking the server's version."""
+    conn = psycopg.connect(url or database_url(), **kwargs)
+    require_server_version(conn)
+    return conn
 
 
 @contextlib.contextmanager
