@@ -159,7 +159,8 @@ def test_mdcz_regions_and_no_surgery(grouped):
 def test_newborns_by_age_and_weight(grouped):
     assert [drg(grouped, k) for k in ("ps1", "ps2", "ps3", "ps4", "term", "infant")] == \
         ["PS15", "PS25", "PS39", "PS45", "PU15", "PV15"]
-    assert drg(grouped, "newborn_no_weight") == "PU15"   # weight counts as 0 g: no PS band, term newborn
+    mdc, adrg, d, status, cc, reason, trace = grouped[1]["newborn_no_weight"]   # drg-dip-reference §2.3 step 0
+    assert (d, status) == ("0000", "ungroupable") and "birth weight missing" in reason
     assert grouped[1]["not_infant"][2] == "0000"
 
 

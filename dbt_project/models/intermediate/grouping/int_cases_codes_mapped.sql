@@ -36,9 +36,9 @@ select
     c.case_id,
     c.sex,
     c.age_years,
-    -- as the reference grouper reads a case file: a missing age in days of an infant counts as 0 days,
-    -- a missing birth weight as 0 g (so the weight bands PS1–PS4 fail rather than the whole case)
-    case when c.age_years = 0 then coalesce(c.age_days, 0) else c.age_days end as age_days,
+    -- an infant without an age in days, or a newborn without a birth weight, fails the record check below;
+    -- past 28 days a missing weight counts as 0 g (no weight band applies there)
+    c.age_days,
     coalesce(c.birth_weight_g, 0)                     as birth_weight_g,
     case when f.dx_state = 2 then c.dx_codes else ref.map_codes(c.dx_codes, {{ dx_map }}) end as dx,
     {{ px_mapped }}                                   as px,
@@ -51,6 +51,11 @@ select
     case
         when c.sex is null or c.sex not in (1, 2)   then '信息校验不通过: sex must be 1 or 2'
         when c.age_years is null                     then '信息校验不通过: age_years missing'
+        -- drg-dip-reference §2.3 step 0 (validation also rejects these rows: age_days_missing,
+        -- newborn_weight_missing; a load with --no-validate still must not group them)
+        when c.age_years = 0 and c.age_days is null  then '信息校验不通过: age_days missing under one year'
+        when c.age_years = 0 and c.age_days <= 28 and c.birth_weight_g is null
+            then '信息校验不通过: birth weight missing for a newborn (≤ 28 days)'
         when cardinality(c.dx_codes) = 0             then '信息校验不通过: no diagnosis'
         when f.dx_state = 0
             then '诊断不能转换为分组器支持的编码: ' || array_to_string(ref.unknown_codes(c.dx_codes, {{ dx_map }}), ',')
