@@ -9,6 +9,8 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
+import psycopg
+
 from drgflow.contract import CASE_COLUMNS, FEE_COLUMNS
 
 D = Decimal
@@ -102,6 +104,32 @@ def build_city(out: Path, seed: int = 7) -> tuple[list[dict], list[tuple[str, st
             [old["hospital_id"], old["case_id"], "777", "outside the settlement year: ignored"]])
     _write(out / "cases.csv", list(CASE_COLUMNS), [[c[k] for k in CASE_COLUMNS] for c in cases])
     return cases, groups
+
+
+def write_case_grouping(url: str, scheme: str, groups: list[tuple[str, str, str, str]]) -> None:
+    """Fill the grouper's output table (marts.case_grouping) with the city's groups, for tests where grouping
+    is not under test; each row names the loaded case version it groups, as the grouper's rows do."""
+    with psycopg.connect(url) as conn:
+        conn.execute("""create table if not exists marts.case_grouping (scheme_version text, hospital_id text,
+                        case_id text, mdc text, adrg text, drg text, group_status text, cc_level text, reason text,
+                        trace text, batch_id bigint, source_row bigint,
+                        primary key (scheme_version, hospital_id, case_id))""")
+        with conn.cursor().copy("copy marts.case_grouping (scheme_version, hospital_id, case_id, drg, group_status)"
+                                " from stdin") as cp:
+            for h, c, drg, st in groups:
+                cp.write_row((scheme, h, c, drg if st == "grouped" else {"qy": "AQY", "ungroupable": "0000"}[st], st))
+    regroup_fixture(url)
+
+
+def regroup_fixture(url: str) -> None:
+    """What `drgflow group` does to the fixture's groups: each row names the latest loaded case version."""
+    with psycopg.connect(url) as conn:
+        conn.execute("""update marts.case_grouping g set batch_id = r.batch_id, source_row = r.source_row
+                        from (select distinct on (btrim(hospital_id), btrim(case_id)) btrim(hospital_id) as h,
+                                     btrim(case_id) as c, batch_id, source_row
+                              from raw.cases order by btrim(hospital_id), btrim(case_id), batch_id desc,
+                                       source_row desc) as r
+                        where g.hospital_id = r.h and g.case_id = r.c""")
 
 
 def _write(path: Path, header: list[str], rows: list[list]) -> None:

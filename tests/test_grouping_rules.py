@@ -245,3 +245,25 @@ def test_fresh_clone_without_shared_uses_the_sample(fresh_url, tmp_path, monkeyp
     assert group_cases(fresh_url, version) == {"grouped": 1, "qy": 0, "ungroupable": 0}
     assert query(fresh_url, "select count(*) < 300 from ref.dx_catalogue")[0][0] is True
     assert query(fresh_url, "select drg from marts.case_grouping")[0][0] == "FR21"
+
+
+def test_rows_name_the_case_version_grouped(grouped, sample_url):
+    """Each row carries the raw row (batch_id, source_row) of the accepted case version it grouped."""
+    total, matching = query(sample_url, """
+        select count(*), count(s.case_id) from marts.case_grouping g
+        left join staging.stg_raw__cases s on s.hospital_id = g.hospital_id and s.case_id = g.case_id
+             and s.batch_id = g.batch_id and s.source_row = g.source_row
+        where g.scheme_version = %s""", (V,))[0]
+    assert total > 30 and matching == total
+
+
+def test_warehouse_grouped_before_the_version_columns_is_upgraded(grouped, sample_url):
+    """A case_grouping from before batch_id/source_row gets them appended on the next run, rows kept."""
+    before = query(sample_url, "select count(*) from marts.case_grouping where scheme_version = %s", (V,))[0][0]
+    with db.connect(sample_url) as conn:
+        # cascade: views built on the table by later stages (dbt rebuilds them on their next run)
+        conn.execute("alter table marts.case_grouping drop column batch_id cascade, drop column source_row cascade")
+        conn.commit()
+    group_cases(sample_url, V)
+    assert query(sample_url, "select count(*), count(batch_id), count(source_row) from marts.case_grouping"
+                             " where scheme_version = %s", (V,))[0] == (before, before, before)

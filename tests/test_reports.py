@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from conftest import create_database, drop_database
 from openpyxl import load_workbook
-from settlement_fixture import build_city
+from settlement_fixture import build_city, write_case_grouping
 
 from drgflow import cli, config, contract, db, loader, quality, settlement
 from drgflow.errors import UserError
@@ -77,15 +77,7 @@ def _settled_city(tmp: Path, url: str) -> dict:
     _, groups = build_city(tmp / "city")
     loader.load_paths([tmp / "city"], url=url, validate=False, progress=False)
     scheme = settlement._scheme_var()
-    with psycopg.connect(url) as conn:
-        # the grouper's output table, filled as tests/test_settlement.py does (grouping is not under test here)
-        conn.execute("""create table if not exists marts.case_grouping (scheme_version text, hospital_id text,
-                        case_id text, mdc text, adrg text, drg text, group_status text, cc_level text, reason text,
-                        trace text, primary key (scheme_version, hospital_id, case_id))""")
-        with conn.cursor().copy("copy marts.case_grouping (scheme_version, hospital_id, case_id, drg, group_status)"
-                                " from stdin") as cp:
-            for h, c, drg, st in groups:
-                cp.write_row((scheme, h, c, drg if st == "grouped" else {"qy": "AQY", "ungroupable": "0000"}[st], st))
+    write_case_grouping(url, scheme, groups)
     settlement.calibrate(YEAR, url=url)
     for m in MONTHS:
         settlement.settle(YEAR, m, url=url)

@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import create_database, drop_database
-from settlement_fixture import BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics
+from settlement_fixture import (BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics, regroup_fixture,
+                                write_case_grouping)
 
 from drgflow import cli, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
@@ -33,15 +34,7 @@ def _make_city(tmp: Path, prefix: str) -> tuple[str, str, list[dict], list[tuple
     cases, groups = build_city(tmp)
     loader.load_paths([tmp], url=url, validate=False, progress=False)
     scheme = settlement._scheme_var()
-    with psycopg.connect(url) as conn:
-        # the grouper's output table (marts.case_grouping), filled by this fixture
-        conn.execute("""create table if not exists marts.case_grouping (scheme_version text, hospital_id text,
-                        case_id text, mdc text, adrg text, drg text, group_status text, cc_level text, reason text,
-                        trace text, primary key (scheme_version, hospital_id, case_id))""")
-        with conn.cursor().copy("copy marts.case_grouping (scheme_version, hospital_id, case_id, drg, group_status)"
-                                " from stdin") as cp:
-            for h, c, drg, st in groups:
-                cp.write_row((scheme, h, c, drg if st == "grouped" else {"qy": "AQY", "ungroupable": "0000"}[st], st))
+    write_case_grouping(url, scheme, groups)
     return name, url, cases, groups
 
 
@@ -323,6 +316,11 @@ def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, 
         w.writerow(CASE_COLUMNS)
         w.writerow([fixed[k] for k in CASE_COLUMNS])
     loader.load_paths([src], url=url, validate=False, progress=False)
+    # the correction is not paid under its old group: settlement refuses until it is regrouped
+    with pytest.raises(UserError, match=rf"1 case\(s\) of {YEAR} changed after they were grouped \(e.g. "
+                                        rf"{victim['hospital_id']}/{victim['case_id']}"):
+        settlement.settle(YEAR, url=url)
+    regroup_fixture(url)
     settlement.settle(YEAR, url=url)
     assert _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,)) == frozen
     row = _rows(url, "select * from marts.settlement_annual where settlement_year = %s and hospital_id = %s",

@@ -219,6 +219,8 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int, build: bool = True
         if n_base == 0:
             raise UserError(f"empty base period for {year}: no grouped cases in {first}–{last} under scheme "
                             f"{scheme} (load those years and run drgflow group)")
+        _require_current_groupings(conn, "c.settle_year between %s and %s", (first, last),
+                                   f"base period {first}–{last}", scheme)
         if build:
             run_dbt(["build", "--select", *CALIBRATE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS],
                     url=url, vars=_vars(year, None))
@@ -334,14 +336,7 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
     if missing:
         raise UserError(f"missing fund budget for region(s) {', '.join(map(str, missing))} in {year} "
                         f"(load budgets.csv with region_code, year, fund_budget)")
-    ungrouped = conn.execute(
-        f"""select count(*) from intermediate.int_cases_in_scope c where {where}
-            and not exists (select 1 from intermediate.int_case_groups_selected g
-                            where g.hospital_id = c.hospital_id and g.case_id = c.case_id)""",
-        args).fetchone()[0]
-    if ungrouped:
-        raise UserError(f"{ungrouped} case(s) of {_period(year, month)} have no grouping under scheme {scheme}: "
-                        f"run drgflow group --scheme {scheme}")
+    _require_current_groupings(conn, where, args, _period(year, month), scheme)
     unknown = [r[0] for r in conn.execute(
         f"""select distinct c.hospital_id from intermediate.int_cases_in_scope c where {where}
             and not exists (select 1 from staging.stg_raw__hospitals h where h.hospital_id = c.hospital_id
@@ -350,6 +345,29 @@ def _check_settlement_inputs(conn: psycopg.Connection, year: int, month: int | N
     if unknown:
         raise UserError(f"hospital(s) {', '.join(unknown)} are not in the registry with a level "
                         f"(load hospitals.csv)")
+
+
+def _require_current_groupings(conn: psycopg.Connection, where: str, args: tuple, what: str, scheme: str) -> None:
+    """Refuse cases without a grouping, or whose grouping is of an older case version than the accepted one
+    (a correction loaded after `drgflow group`): money is never computed from a stale group (spec §1)."""
+    missing, stale, example = conn.execute(
+        f"""select count(*) filter (where g.case_id is null),
+                   count(*) filter (where g.case_id is not null
+                                    and (g.batch_id, g.source_row) is distinct from (c.batch_id, c.source_row)),
+                   min(c.hospital_id || '/' || c.case_id) filter (
+                       where g.case_id is not null
+                         and (g.batch_id, g.source_row) is distinct from (c.batch_id, c.source_row))
+            from intermediate.int_cases_in_scope c
+            left join intermediate.int_case_groups_selected g
+              on g.hospital_id = c.hospital_id and g.case_id = c.case_id
+            where {where}""", args).fetchone()
+    if missing:
+        raise UserError(f"{missing} case(s) of {what} have no grouping under scheme {scheme}: "
+                        f"run drgflow group --scheme {scheme}")
+    if stale:
+        raise UserError(f"{stale} case(s) of {what} changed after they were grouped (e.g. {example}: a newer "
+                        f"version was loaded): regroup them with drgflow group --scheme {scheme} "
+                        f"(drgflow run groups before it settles)")
 
 
 def _protect_closed_rows(conn: psycopg.Connection) -> None:

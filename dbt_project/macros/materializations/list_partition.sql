@@ -9,8 +9,9 @@
   old or the new partition, never a half-written one.
 
   The first run creates the partitioned table. A plain table of the same name (a warehouse built before
-  this materialization) is converted, each of its values moved to its own partition. If the model's
-  columns change, the run stops and asks for --full-refresh (which drops every partition).
+  this materialization) is converted, each of its values moved to its own partition. Columns appended to
+  the model are added to the table (other partitions hold nulls in them until rebuilt); any other change
+  of the model's columns stops the run and asks for --full-refresh (which drops every partition).
 #}
 {% materialization list_partition, adapter='postgres' %}
   {%- set column = config.require('partition_by') -%}
@@ -51,7 +52,15 @@
   {%- else %}
     {%- set old_cols = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
     {%- set new_cols = adapter.get_columns_in_relation(new_rows) | map(attribute='name') | list -%}
-    {%- if old_cols != new_cols -%}
+    {%- if old_cols != new_cols and new_cols[:old_cols | length] == old_cols -%}
+      {# columns appended to the model (an upgrade): add them to the parent, so the other versions'
+         partitions keep their rows, with nulls in the new columns until they are rebuilt #}
+      {%- for col in adapter.get_columns_in_relation(new_rows)[old_cols | length:] %}
+        {% call statement('add_column_' ~ loop.index) -%}
+          alter table {{ target }} add column {{ adapter.quote(col.name) }} {{ col.data_type }}
+        {%- endcall %}
+      {%- endfor %}
+    {%- elif old_cols != new_cols -%}
       {{ exceptions.raise_compiler_error(
            target ~ " has columns " ~ old_cols ~ " but the model now gives " ~ new_cols ~
            ": rebuild it with dbt run --full-refresh (then regroup every scheme version)") }}

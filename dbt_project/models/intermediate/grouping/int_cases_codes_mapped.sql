@@ -34,6 +34,8 @@ select
     (c.batch_id << 32) + c.source_row                as case_key,
     c.hospital_id,
     c.case_id,
+    c.batch_id,
+    c.source_row,
     c.sex,
     c.age_years,
     -- an infant without an age in days, or a newborn without a birth weight, fails the record check below;

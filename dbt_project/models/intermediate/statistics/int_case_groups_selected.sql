@@ -11,6 +11,8 @@ select
     g.adrg,
     g.drg,
     g.group_status,
-    g.cc_level
+    g.cc_level,
+    g.batch_id,
+    g.source_row
 from {{ ref('case_grouping') }} as g
 where g.scheme_version = (select scheme_version from {{ ref('int_parameters_resolved') }})

@@ -2,7 +2,8 @@
 -- for every accepted case of staging.stg_raw__cases, grouped with the scheme version given as the
 -- dbt var scheme_version. The table is partitioned by scheme_version and a run replaces only that version's
 -- partition (macros/materializations/list_partition.sql), so history regrouped under several versions
--- stays side by side. enable_memoize off: memoize would cache the CC assessment per diagnosis list, and
+-- stays side by side. batch_id / source_row name the accepted case version the row grouped (settlement-spec
+-- §1: money is never computed from a grouping older than the case version it pays). enable_memoize off: memoize would cache the CC assessment per diagnosis list, and
 -- nearly every list is unique, so it only costs memory and time.
 {#- analyze: the columns analysts and the statistics filter and join on (the trace's would cost seconds) #}
 {{ config(
@@ -49,6 +50,9 @@ select
         d.adrg_trace,
         case when d.case_key is not null then 'CC: ' || coalesce(d.cc_trace, '无 MCC/CC') end,
         case when d.drg is not null then 'DRG ' || d.drg || ' ' || d.drg_name end
-    )                                                        as trace
+    )                                                        as trace,
+    -- the case version grouped (its raw row): settlement refuses a grouping older than the case it pays
+    c.batch_id,
+    c.source_row
 from {{ ref('int_cases_codes_mapped') }} as c
 left join {{ ref('int_cases_drg_assigned') }} as d on d.case_key = c.case_key
