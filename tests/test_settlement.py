@@ -379,3 +379,29 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
             assert trimmed == (method != "none"), method
     finally:
         drop_database(name)
+
+
+def test_close_refuses_an_interrupted_or_inconsistent_settlement(city):
+    """Issue 18 #3: close only a period whose last settle run completed and whose marts agree."""
+    url = city["url"]
+    period = f"{YEAR}-05"
+    settlement.settle(YEAR, 5, url=url)
+    with psycopg.connect(url) as conn:   # a settle of the month killed mid-way: its run row stays 'running'
+        conn.execute("insert into audit.runs (command, period) values ('settle', %s)", (period,))
+    with pytest.raises(UserError, match=r"its last settle run \(\d+\) did not finish .* drgflow settle --year "
+                                        rf"{YEAR} --month 5"):
+        settlement.close_period(period, url=url)
+    settlement.settle(YEAR, 5, url=url)   # the rerun marks the dead run interrupted and completes
+    assert _rows(url, "select count(*) as n from audit.runs where status = 'running'")[0]["n"] == 0
+    assert _rows(url, "select count(*) as n from audit.runs where status = 'interrupted'")[0]["n"] >= 1
+    # case points that no longer add up to the recorded totals (a partial rebuild) are refused too
+    with psycopg.connect(url) as conn:
+        conn.execute("alter table marts.case_points disable trigger user")
+        conn.execute("update marts.case_points set points = points + 1 where ctid = (select ctid from "
+                     "marts.case_points where period = %s limit 1)", (period,))
+        conn.execute("alter table marts.case_points enable trigger user")
+    with pytest.raises(UserError, match="case points of 1 hospital\\(s\\) disagree"):
+        settlement.close_period(period, url=url)
+    settlement.settle(YEAR, 5, url=url)
+    assert settlement.close_period(period, url=url)["changed"]
+    settlement.reopen_period(period, "test done", url=url)

@@ -73,7 +73,15 @@ def _relation_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
 
 
+#: the commands that run under the settlement lock (_locked): one at a time per warehouse
+LOCKED_COMMANDS = ("calibrate", "settle", "close", "reopen")
+
+
 def _start_run(conn: psycopg.Connection, command: str, period: str) -> int:
+    """Record a run; under the lock, an older run of these commands still 'running' died (killed process)."""
+    conn.execute("update audit.runs set status = 'interrupted', finished_at = now(), "
+                 "message = 'the process ended before the run finished (killed or crashed)' "
+                 "where status = 'running' and command = any(%s)", (list(LOCKED_COMMANDS),))
     return conn.execute("insert into audit.runs (command, period) values (%s, %s) returning run_id",
                         (command, period)).fetchone()[0]
 
@@ -395,6 +403,7 @@ def close_period(period: str, url: str | None = None) -> dict:
                             + (f" --month {month}" if month else "") + " first")
         if row[0] == "closed":
             return {"period": period, "status": "closed", "changed": False}
+        _require_settled_consistently(conn, year, month, row[1])
         run_id = _start_run(conn, "close", period)
         with conn.transaction():
             if month:
@@ -412,6 +421,35 @@ def close_period(period: str, url: str | None = None) -> dict:
             counts = _period_counts(conn, year, month)
         _finish_run(conn, run_id, "success", f"closed {period}", row_counts=counts)
         return {"period": period, "status": "closed", "changed": True, "run_id": run_id, **counts}
+
+
+def _require_settled_consistently(conn: psycopg.Connection, year: int, month: int | None, recorded_run: int) -> None:
+    """Close only a period whose last settle run completed and whose marts agree (case points = totals)."""
+    period = _period(year, month)
+    again = f"settle it again first: drgflow settle --year {year}" + (f" --month {month}" if month else "")
+    # a settle run that died may have rebuilt some of the period's marts and not others (a failed one ended
+    # inside its transaction or before writing; the agreement check below covers both)
+    last_id, last_status = conn.execute(
+        "select run_id, status from audit.runs where command = 'settle' and period = %s "
+        "and status <> 'failed' order by run_id desc limit 1", (period,)).fetchone()
+    if last_id != recorded_run or last_status != "success":
+        raise UserError(f"period {period} cannot be closed: its last settle run ({last_id}) did not finish "
+                        f"(killed or crashed), so its marts may mix two runs; {again}")
+    totals = "marts.settlement_monthly where period = %s" if month else \
+        "marts.settlement_annual where settlement_year = %s"
+    points = "settlement_year = %s and period = %s" if month else "settlement_year = %s"
+    args: tuple = (year, period) if month else (year,)
+    differ = conn.execute(
+        f"""select count(*) from (
+                select region_code, hospital_id, count(*) as n, sum(points) as points
+                from marts.case_points where {points} group by 1, 2) as c
+            full join (select region_code, hospital_id, case_count as n, total_points as points
+                       from {totals} and case_count > 0) as t using (region_code, hospital_id)
+            where c.n is distinct from t.n or c.points is distinct from t.points""",
+        (*args, period if month else year)).fetchone()[0]
+    if differ:
+        raise UserError(f"period {period} cannot be closed: the case points of {differ} hospital(s) disagree "
+                        f"with the period's totals (an interrupted or partial settle); {again}")
 
 
 def _period_counts(conn: psycopg.Connection, year: int, month: int | None) -> dict:
