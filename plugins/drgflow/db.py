@@ -95,9 +95,23 @@ def require_server_version(conn: psycopg.Connection) -> None:
     _checked_servers.add(key)
 
 
+#: every drgflow session asks the server to check, while a query runs, that the client is still there:
+#: a killed command's statement is cancelled within seconds (and its locks released) instead of running on
+SESSION_OPTIONS = "-c client_connection_check_interval=5000"
+
+
+def session_options(existing: str | None = None) -> str:
+    """libpq `options` (also PGOPTIONS for dbt's connections): the caller's plus SESSION_OPTIONS."""
+    if existing and "client_connection_check_interval" in existing:
+        return existing
+    return f"{existing} {SESSION_OPTIONS}".strip() if existing else SESSION_OPTIONS
+
+
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     """A connection to the warehouse (or `url`), after checking the server's version."""
-    conn = psycopg.connect(url or database_url(), **kwargs)
+    url = url or database_url()
+    kwargs["options"] = session_options(kwargs.get("options") or conninfo_to_dict(url).get("options"))
+    conn = psycopg.connect(url, **kwargs)
     require_server_version(conn)
     return conn
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Iterator
@@ -61,8 +62,15 @@ def parse_period(period: str) -> tuple[int, int | None]:
 @contextmanager
 def _locked(url: str) -> Iterator[psycopg.Connection]:
     """One calibrate/settle/close at a time per warehouse (session advisory lock, held for the whole run)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(hashtext(%s))", (LOCK,))
+    with db.connect(url, autocommit=True) as conn:
+        if not conn.execute("select pg_try_advisory_lock(hashtext(%s))", (LOCK,)).fetchone()[0]:
+            holder = conn.execute(
+                """select r.command || ' ' || coalesce(r.period, '') || ' (run ' || r.run_id || ', since '
+                          || to_char(r.started_at, 'HH24:MI:SS') || ')'
+                   from audit.runs r where r.status = 'running' order by r.run_id desc limit 1""").fetchone()
+            print(f"drgflow: waiting for the settlement lock, held by "
+                  f"{holder[0] if holder else 'another drgflow session'}", file=sys.stderr, flush=True)
+            conn.execute("select pg_advisory_lock(hashtext(%s))", (LOCK,))
         try:
             yield conn
         finally:

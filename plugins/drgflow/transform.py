@@ -25,6 +25,8 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
         "DRGFLOW_DB_USER": params["user"], "DRGFLOW_DB_PASSWORD": params["password"],
         "DRGFLOW_DB_NAME": params["dbname"],
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1",
+        # libpq reads it for dbt's connections: a killed command's statements are cancelled (db.SESSION_OPTIONS)
+        "PGOPTIONS": db.session_options(os.environ.get("PGOPTIONS")),
     }
 
 
