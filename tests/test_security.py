@@ -233,6 +233,8 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         assert settlement.settle(2024, 6)["case_points"] > 0        # calibrates 2024 first
         settlement.close_period("2024-06")
         settlement.reopen_period("2024-06", "test: reopen as the transformer")
+        settlement.settle(2024, 6)
+        settlement.close_period("2024-06")      # closed again: the guards below are tried on it
     finally:
         watch.done.set()
         if watch.is_alive():
@@ -252,7 +254,7 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
             assert actors[event] == "drgflow_transformer", (event, actors)
         assert {r[0] for r in query(url, "select run_by from audit.runs")} == {"drgflow_transformer"}
         assert query(url, "select by_user from audit.period_events order by event_id") == [
-            ("drgflow_transformer",), ("drgflow_transformer",)]
+            ("drgflow_transformer",)] * 3                     # close, reopen, close
         # what each built belongs to it: dbt relations and seeds to the transformer, validation's work to the loader
         owners = dict(query(url, """select n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner)
                                     from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -303,6 +305,21 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         assert _denied(url, "drgflow_transformer", "delete from audit.quarantine")
         assert _denied(url, "drgflow_transformer", "insert into ref.scheme_drg select * from ref.scheme_drg")
         assert _denied(url, "drgflow_analyst", "select hospital.refresh_views()")
+        # a closed period is immutable for every service role, the owner of the marts included (issue 18 #15)
+        for statement in ("truncate marts.settlement_monthly",
+                          "alter table marts.settlement_monthly disable trigger settlement_monthly_closed",
+                          "alter table marts.settlement_monthly disable trigger all",
+                          "drop trigger settlement_monthly_closed on marts.settlement_monthly",
+                          "drop table marts.settlement_monthly cascade",
+                          "update audit.periods set status = 'open' where period = '2024-06'",
+                          "delete from audit.closed_period_cases where period = '2024-06'",
+                          "delete from marts.settlement_monthly where period = '2024-06'"):
+            assert _denied(url, "drgflow_transformer", statement), statement
+        assert query(url, "select status from audit.periods where period = '2024-06'") == [("closed",)]
+        # reopening with a logged reason still works
+        with psycopg.connect(security.role_url("drgflow_transformer", url)) as conn:
+            conn.execute("insert into audit.period_events (period, action, reason) values ('2024-06', 'reopen', 'x')")
+            conn.execute("update audit.periods set status = 'open' where period = '2024-06'")
     finally:
         drop_database(name)
 

@@ -394,6 +394,9 @@ def _protect_closed_rows(conn: psycopg.Connection) -> None:
             conn.execute(f"""create or replace trigger {table}_closed
                              before update or delete on marts.{table}
                              for each row execute function audit.refuse_closed_period_change('{kind}')""")
+            conn.execute(f"""create or replace trigger {table}_closed_truncate
+                             before truncate on marts.{table}
+                             for each statement execute function audit.refuse_closed_period_truncate('{kind}')""")
 
 
 def close_period(period: str, url: str | None = None) -> dict:
@@ -486,9 +489,10 @@ def reopen_period(period: str, reason: str, url: str | None = None) -> dict:
             raise UserError(f"period {period} is not closed")
         run_id = _start_run(conn, "reopen", period)
         with conn.transaction():
-            conn.execute("update audit.periods set status = 'open', updated_at = now() where period = %s", (period,))
+            # the event first: the periods trigger lets a closed period reopen only with a logged reason
             conn.execute("insert into audit.period_events (period, action, reason, run_id) "
                          "values (%s, 'reopen', %s, %s)", (period, reason.strip(), run_id))
+            conn.execute("update audit.periods set status = 'open', updated_at = now() where period = %s", (period,))
         _finish_run(conn, run_id, "success", f"reopened {period}: {reason.strip()}",
                     parameters={"reason": reason.strip()})
         return {"period": period, "status": "open", "run_id": run_id}
