@@ -152,3 +152,39 @@ def test_patient_ids_are_pseudonymised_at_load(tmp_path, fresh_url):
         conn.commit()
         with pytest.raises(psycopg.errors.RaiseException, match="only through drgflow load"):
             conn.execute("insert into raw.cases (batch_id, source_row, patient_id) values (0, 0, 'x')")
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_a_line_holding_only_the_end_of_data_marker_is_refused(tmp_path, fresh_url, eol):
+    """PostgreSQL's COPY stops at a line holding only `\\.`: the file would load as its first rows, silently."""
+    rows = [",".join(_case(f"A{i}")) for i in range(6)]
+    f = tmp_path / "marker.csv"
+    f.write_bytes(eol.join([",".join(HEADER), *rows[:2], "\\.", *rows[2:], ""]).encode())
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    message = str(err.value)
+    assert message.startswith("marker.csv: line 4: ") and "\\." in message and "nothing of this file" in message
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+def test_the_end_of_data_marker_inside_a_quoted_field_is_data(tmp_path, fresh_url):
+    odd = "first\n\\.\nlast"
+    f = _write(tmp_path / "quoted.csv", [_case("A1"), _case("A2", dept_code=odd), _case("A3")])
+    res = loader.load_file(f, fresh_url)
+    assert res.rows_read == 3
+    assert query(fresh_url, "select dept_code from raw.cases where case_id = 'A2'")[0][0] == odd
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7])
+def test_end_of_data_markers_are_found_across_reads(tmp_path, monkeypatch, chunk):
+    from drgflow import filescan
+
+    f = tmp_path / "m.csv"
+    data = b'h\n\\.\nx\r\n\\.\r\n"\n\\.\n"\n\\.x\n\\.'
+    f.write_bytes(data)
+    monkeypatch.setattr(filescan, "CHUNK", chunk)
+    assert filescan.scan_file(f).markers == (2, 8, 14)        # not "\\.x", nor "\\." at the end of the file
+    with f.open("rb") as handle:
+        assert filescan.end_marker_line(handle, (8, 14), 5) == 4
+        assert filescan.end_marker_line(handle, (14,), 12) is None   # inside the quoted field

@@ -6,22 +6,19 @@ same file a no-op.
 """
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from drgflow import audit, config, contract, db, pseudonym, security
+from drgflow import audit, config, contract, db, filescan, pseudonym, security
 
-CHUNK = 8 * 1024 * 1024
+CHUNK = filescan.CHUNK
 LOAD_LOCK = "drgflow.load"
 
 
@@ -59,33 +56,6 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
     db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
     conn.execute(db_ddl)
     conn.execute(pseudonym.TRIGGER_SQL)
-
-
-def scan_file(path: Path) -> tuple[str, str]:
-    """(sha256, PostgreSQL encoding name): UTF-8 when the bytes decode as UTF-8, else GB18030 (a GBK superset)."""
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
-    # the hash runs in a thread (hashlib releases the GIL) while this one checks the UTF-8: the two overlap
-    with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
-        hashed = None
-        while chunk := handle.read(CHUNK):
-            if hashed is not None:
-                hashed.result()
-            hashed = hasher.submit(digest.update, chunk)
-            if utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
-        if hashed is not None:
-            hashed.result()
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return digest.hexdigest(), ("UTF8" if utf8 else "GB18030")
 
 
 def read_header(path: Path, encoding: str) -> tuple[list[str], int]:
@@ -155,15 +125,30 @@ def _unclosed_quote_line(path: Path) -> int | None:
     return None
 
 
+def check_end_markers(path: Path, scan: filescan.Scan, data_start: int) -> None:
+    """Refuse a file with a line holding only `\\.` where a record starts: COPY would end there and drop
+    every row after it without an error (rows read must be the file's records)."""
+    if not scan.markers:
+        return
+    with path.open("rb") as handle:
+        line = filescan.end_marker_line(handle, scan.markers, data_start)
+    if line is not None:
+        raise LoadError(f"{path.name}: line {line}: a line holding only \\. is PostgreSQL's end-of-data marker: "
+                        "COPY would stop there and drop every row after it; remove the line (or quote the value, "
+                        "\"\\.\"); nothing of this file was loaded")
+
+
 def load_file(path: Path, url: str | None = None, progress: bool = True) -> LoadResult:
     """Load one file atomically; loading the same bytes again is a no-op."""
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     started = time.monotonic()
-    sha, encoding = scan_file(path)
+    scan = filescan.scan_file(path)
+    sha, encoding = scan.sha256, scan.encoding
     header, offset = read_header(path, encoding)
     kind = check_header(path, header)
+    check_end_markers(path, scan, offset)
     size = path.stat().st_size
     result = LoadResult(path=str(path), kind=kind, batch_id=None, encoding=encoding)
 
