@@ -188,3 +188,38 @@ def test_end_of_data_markers_are_found_across_reads(tmp_path, monkeypatch, chunk
     with f.open("rb") as handle:
         assert filescan.end_marker_line(handle, (8, 14), 5) == 4
         assert filescan.end_marker_line(handle, (14,), 12) is None   # inside the quoted field
+
+
+def test_a_utf8_file_with_a_stray_byte_is_refused_not_read_as_gb18030(tmp_path, fresh_url):
+    """UTF-8 text whose multi-byte runs all happen to be valid GB18030, and one stray Latin-1 byte (0xE9
+    before an ASCII letter is valid GBK too): read as GB18030, every Chinese value would load as mojibake."""
+    rows = [_case("U1", dept_code="内科"), _case("Caf\u00e9A2", dept_code="外科"), _case("U3", dept_code="儿科")]
+    data = _write(tmp_path / "tmp.csv", rows).read_bytes().replace("\u00e9".encode(), b"\xe9")
+    data.decode("gb18030")                     # the trap: the whole file decodes as GB18030
+    f = tmp_path / "stray.csv"
+    f.write_bytes(data)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    message = str(err.value)
+    assert message.startswith("stray.csv: line 3: ") and "0xE9" in message and "UTF-8" in message
+    assert "nothing of this file was loaded" in message
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030"])
+def test_a_gbk_file_with_many_chinese_values_still_loads(tmp_path, fresh_url, encoding):
+    names = ["心血管内科", "内科", "外科", "儿科", "妇产科", "神经内科", "骨科", "眼科", "耳鼻喉科", "中医科"]
+    f = _write(tmp_path / "gbk.csv", [_case(f"G{i}", dept_code=n) for i, n in enumerate(names)], encoding=encoding)
+    res = loader.load_file(f, fresh_url)
+    assert (res.rows_read, res.encoding) == (len(names), "GB18030")
+    assert [r[0] for r in query(fresh_url, "select dept_code from raw.cases order by source_row")] == names
+
+
+def test_a_file_in_neither_encoding_is_refused_naming_the_line(tmp_path, fresh_url):
+    rows = [_case("A1", dept_code="内科"), _case("A2", dept_code="外科")]
+    data = _write(tmp_path / "tmp.csv", rows, encoding="gbk").read_bytes() + b"A3,\xff\xfe\n"
+    f = tmp_path / "neither.csv"
+    f.write_bytes(data)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    assert str(err.value).startswith("neither.csv: line 4: ") and "GB18030" in str(err.value)

@@ -17,13 +17,10 @@ import psycopg
 from psycopg import sql
 
 from drgflow import audit, config, contract, db, filescan, pseudonym, security
+from drgflow.errors import LoadError
 
 CHUNK = filescan.CHUNK
 LOAD_LOCK = "drgflow.load"
-
-
-class LoadError(Exception):
-    """A file that cannot be loaded; the message names the file, the line and the problem."""
 
 
 @dataclass
