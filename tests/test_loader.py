@@ -184,8 +184,8 @@ def test_end_of_data_markers_are_found_across_reads(tmp_path, monkeypatch, chunk
     data = b'h\n\\.\nx\r\n\\.\r\n"\n\\.\n"\n\\.x\n\\.'
     f.write_bytes(data)
     monkeypatch.setattr(filescan, "CHUNK", chunk)
-    assert filescan.scan_file(f).markers == (2, 8, 14)        # not "\\.x", nor "\\." at the end of the file
     with f.open("rb") as handle:
+        assert filescan.scan(handle, f).markers == (2, 8, 14)    # not "\\.x", nor "\\." at the end of the file
         assert filescan.end_marker_line(handle, (8, 14), 5) == 4
         assert filescan.end_marker_line(handle, (14,), 12) is None   # inside the quoted field
 
@@ -223,3 +223,49 @@ def test_a_file_in_neither_encoding_is_refused_naming_the_line(tmp_path, fresh_u
     with pytest.raises(LoadError) as err:
         loader.load_file(f, fresh_url)
     assert str(err.value).startswith("neither.csv: line 4: ") and "GB18030" in str(err.value)
+
+
+def _swap_after_scan(monkeypatch, path: Path, new: bytes, in_place: bool) -> None:
+    """Change `path` between the loader's hash of it and its COPY (check_header runs in between)."""
+    original = loader.check_header
+
+    def check_then_swap(p, header):
+        kind = original(p, header)
+        if in_place:
+            with path.open("r+b") as handle:
+                handle.write(new)
+                handle.truncate()
+        else:
+            path.with_suffix(".new").write_bytes(new)
+            os.replace(path.with_suffix(".new"), path)
+        return kind
+    monkeypatch.setattr(loader, "check_header", check_then_swap)
+
+
+def test_a_file_replaced_while_loading_is_recorded_under_the_bytes_loaded(tmp_path, fresh_url, monkeypatch):
+    import hashlib
+
+    first = _write(tmp_path / "first.csv", [_case("OLD1"), _case("OLD2")]).read_bytes()
+    second = _write(tmp_path / "second.csv", [_case("NEW1"), _case("NEW2"), _case("NEW3")]).read_bytes()
+    f = tmp_path / "cases.csv"
+    f.write_bytes(first)
+    _swap_after_scan(monkeypatch, f, second, in_place=False)
+    res = loader.load_file(f, fresh_url)
+    loaded = {r[0] for r in query(fresh_url, "select case_id from raw.cases")}
+    recorded = query(fresh_url, "select sha256 from audit.batches where batch_id = %s", (res.batch_id,))[0][0]
+    bytes_loaded = first if loaded == {"OLD1", "OLD2"} else second
+    assert loaded in ({"OLD1", "OLD2"}, {"NEW1", "NEW2", "NEW3"})
+    assert recorded == hashlib.sha256(bytes_loaded).hexdigest() and res.rows_read == len(loaded)
+
+
+def test_a_file_changed_in_place_while_loading_is_refused(tmp_path, fresh_url, monkeypatch):
+    first = _write(tmp_path / "first.csv", [_case("OLD1"), _case("OLD2")]).read_bytes()
+    second = _write(tmp_path / "second.csv", [_case("NEW1"), _case("NEW2"), _case("NEW3")]).read_bytes()
+    f = tmp_path / "cases.csv"
+    f.write_bytes(first)
+    _swap_after_scan(monkeypatch, f, second, in_place=True)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    assert str(err.value).startswith("cases.csv: ") and "changed while" in str(err.value)
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0

@@ -43,16 +43,17 @@ class Scan:
     markers: tuple[int, ...]
 
 
-def scan_file(path: Path) -> Scan:
-    """Hash, check the UTF-8 and find `\\.` lines in one read; a file that is not UTF-8 is checked again
-    (`_not_utf8`): GB18030, or refused with LoadError."""
+def scan(handle: BinaryIO, path: Path) -> Scan:
+    """Hash, check the UTF-8 and find `\\.` lines of the open file in one read from its start; a file that
+    is not UTF-8 is checked again (`_not_utf8`): GB18030, or refused with LoadError naming `path`."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     bad_utf8: int | None = None         # offset of the first byte that is not UTF-8
     markers: list[int] = []
     tail, position = b"\n", 0          # the file starts a line
     # the hash runs in a thread (hashlib releases the GIL) while this one checks the bytes: the two overlap
-    with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
+    handle.seek(0)
+    with ThreadPoolExecutor(max_workers=1) as hasher:
         hashed = None
         while chunk := handle.read(CHUNK):
             if hashed is not None:
@@ -65,9 +66,9 @@ def scan_file(path: Path) -> Scan:
             tail, position = window[-3:], position + len(chunk)
         if hashed is not None:
             hashed.result()
-        if bad_utf8 is None:
-            bad_utf8 = _first_bad(decoder, b"", position, final=True)
-        encoding = "UTF8" if bad_utf8 is None else _not_utf8(handle, path, bad_utf8)
+    if bad_utf8 is None:
+        bad_utf8 = _first_bad(decoder, b"", position, final=True)
+    encoding = "UTF8" if bad_utf8 is None else _not_utf8(handle, path, bad_utf8)
     return Scan(digest.hexdigest(), encoding, tuple(markers))
 
 
