@@ -69,6 +69,9 @@ def test_cli_never_answers_with_a_traceback(args):
     ["generate", "--out", "{tmp}", "--years", "x"],
     ["db", "explode"],
     ["db", "backup"],
+    ["generate", "--out", "{tmp}", "--cases-per-year", "-5"],
+    ["generate", "--out", "{tmp}", "--cases-per-year", "0"],
+    ["generate", "--out", "{tmp}", "--seed", "-1"],
 ])
 def test_bad_arguments_get_a_message_not_a_traceback(argv, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -168,3 +171,14 @@ def test_feedback_workbook_writes_input_text_as_text(fresh_url, tmp_path):
     assert len(files) == 1
     _assert_text_only(files[0], [r["case_id"] for r in rows] + ["=evil.csv"])
     assert hospital in load_workbook(files[0])["退回病例"]["A1"].value
+
+
+def test_a_binary_file_named_csv_gets_one_sentence(fresh_url, use_database, tmp_path, capsys):
+    """A binary file whose first line is not text in any accepted encoding: a message naming it, no traceback."""
+    use_database(fresh_url)
+    f = tmp_path / "photo.csv"
+    f.write_bytes(b"\x89PNG\xff\xfe\x00\x01\n" + bytes(range(256)) * 8)
+    code = cli.main(["load", str(f)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("drgflow: error: photo.csv: line 1: ") and len(err.strip().splitlines()) == 1

@@ -120,6 +120,27 @@ def test_backup_restore_round_trip_is_identical(secured, tmp_path):
             conn.execute(f'drop database if exists "{target_name}" with (force)')
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_backup_files_are_readable_by_their_owner_only(fresh_url, tmp_path, existing):
+    """A backup holds every patient row: mode 0600 whatever the umask, also over an older world-readable file."""
+    import os
+    import stat
+
+    path = tmp_path / "backups" / "warehouse.dump"
+    if existing:
+        path.parent.mkdir()
+        path.write_bytes(b"an older backup")
+        path.chmod(0o644)
+    saved = os.umask(0o022)
+    try:
+        security.backup(path, fresh_url)
+    finally:
+        os.umask(saved)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes().startswith(b"PGDMP")                   # pg_dump's custom format
+    assert [p.name for p in path.parent.iterdir()] == ["warehouse.dump"]   # no temporary file left
+
+
 def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
     url = "postgresql://admin:pw@warehouse:5432/drgflow"
     monkeypatch.delenv("DRGFLOW_SERVICE_ROLES", raising=False)

@@ -69,7 +69,11 @@ def parse_header(path: Path, first: bytes, encoding: str) -> tuple[list[str], in
     if not first.strip():
         raise LoadError(f"{path.name}: line 1: the file is empty or has no header row")
     offset = len(first)
-    text = first.decode("utf-8-sig" if encoding == "UTF8" else "gb18030")
+    try:
+        text = first.decode("utf-8-sig" if encoding == "UTF8" else "gb18030")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{path.name}: line 1: the header row is not text in UTF-8 or GBK/GB18030 (byte "
+                        f"0x{first[exc.start]:02X} at byte {exc.start + 1}): is it a CSV file?") from None
     try:
         names = next(csv.reader([text.rstrip("\r\n")]))
     except csv.Error as exc:

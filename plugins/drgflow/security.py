@@ -7,6 +7,7 @@ import hmac
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -222,14 +223,24 @@ def role_url(role: str, url: str | None = None) -> str:
 
 
 def backup(path: Path, url: str | None = None) -> Path:
-    """pg_dump (custom format) of the warehouse database to `path`."""
+    """pg_dump (custom format) of the warehouse database to `path`, readable by its owner only (0600).
+
+    pg_dump writes a temporary file beside `path` that mkstemp created with mode 0600 (and runs under
+    umask 077), which replaces `path` only once complete: no world-readable moment, whatever the umask,
+    and a failed backup leaves an older file at `path` as it was."""
     url = url or db.database_url()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([db.pg_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(path), url],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise UserError(f"backup failed: {proc.stderr.strip()}")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        proc = subprocess.run([db.pg_binary("pg_dump"), "--format=custom", "--no-owner", "--file", partial, url],
+                              capture_output=True, text=True, umask=0o077)
+        if proc.returncode != 0:
+            raise UserError(f"backup failed: {proc.stderr.strip()}")
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
     with db.transaction(url) as conn:
         audit.record(conn, "backup", str(path), details={"bytes": path.stat().st_size})
     return path
