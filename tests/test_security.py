@@ -141,6 +141,42 @@ def test_backup_files_are_readable_by_their_owner_only(fresh_url, tmp_path, exis
     assert [p.name for p in path.parent.iterdir()] == ["warehouse.dump"]   # no temporary file left
 
 
+LOOKALIKE_IDS = ["HX-1", "HX_1", "hx.1", "HX 1", "Hx-1", "医院-1", "医院-2",
+                 "H" * 70 + "A", "H" * 70 + "B", "h" * 63, "h" * 64]
+
+
+def test_hospital_login_names_are_injective_and_fit_postgresql():
+    logins = [security.hospital_login(h) for h in LOOKALIKE_IDS]
+    assert len(set(logins)) == len(LOOKALIKE_IDS)
+    for login in logins:
+        assert re.fullmatch(r"hosp_[a-z0-9_]+", login) and len(login.encode()) <= 63, login
+    assert security.hospital_login("HX-1") == logins[0]        # stable: the same id, the same login
+    assert security.hospital_login("H330001").startswith("hosp_h330001_")
+
+
+def test_lookalike_hospital_ids_each_get_their_own_login(fresh_url, tmp_path):
+    """HX-1, HX_1 and hx.1 (and ids equal in their first 63 characters) are different hospitals: each login
+    sees its own rows only."""
+    import csv
+
+    f = tmp_path / "hospitals.csv"
+    with f.open("w", encoding="utf-8", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["hospital_id", "hospital_name", "level", "hospital_type", "region_code"])
+        w.writerows([[h, f"医院{i}", "2", "综合", "330102"] for i, h in enumerate(LOOKALIKE_IDS)])
+    loader.load_file(f, fresh_url)
+    with db.transaction(fresh_url) as conn:
+        conn.execute("create table marts.login_probe as select hospital_id, hospital_name from raw.hospitals")
+        # the shared login of the names before the hash, as an earlier init-roles left it
+        conn.execute("insert into audit.hospital_logins (login, hospital_id) values ('hosp_hx_1', 'hx.1')")
+    res = security.init_roles(fresh_url)
+    for h in LOOKALIKE_IDS:
+        assert _as(fresh_url, security.hospital_login(h), "select hospital_id from hospital.login_probe") == [(h,)]
+    assert res["retired"] == ["hosp_hx_1"]
+    logins = query(fresh_url, "select login, hospital_id from audit.hospital_logins")
+    assert sorted(logins) == sorted((security.hospital_login(h), h) for h in LOOKALIKE_IDS)
+
+
 def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
     url = "postgresql://admin:pw@warehouse:5432/drgflow"
     monkeypatch.delenv("DRGFLOW_SERVICE_ROLES", raising=False)
