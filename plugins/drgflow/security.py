@@ -147,7 +147,7 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
                 ("drgflow_transformer", "intermediate", "", ()),
                 ("drgflow_transformer", "marts", "", ()),
                 ("drgflow_transformer", "ref", " and c.relname = any(%s)", (seeds,)),
-                ("drgflow_loader", "audit", " and c.relpersistence = 'u'", ())):
+                ("drgflow_loader", "audit", " and (c.relpersistence = 'u' or c.relname = 'rule_flags_docs')", ())):
             for (name, kind) in conn.execute(
                 "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
                 " where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p')" + where + " order by 1",
