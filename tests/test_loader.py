@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drgflow import contract, generate, loader
+from drgflow import contract, filescan, generate, loader
 from drgflow.loader import LoadError
 
 from conftest import query
@@ -178,8 +179,6 @@ def test_the_end_of_data_marker_inside_a_quoted_field_is_data(tmp_path, fresh_ur
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7])
 def test_end_of_data_markers_are_found_across_reads(tmp_path, monkeypatch, chunk):
-    from drgflow import filescan
-
     f = tmp_path / "m.csv"
     data = b'h\n\\.\nx\r\n\\.\r\n"\n\\.\n"\n\\.x\n\\.'
     f.write_bytes(data)
@@ -243,8 +242,6 @@ def _swap_after_scan(monkeypatch, path: Path, new: bytes, in_place: bool) -> Non
 
 
 def test_a_file_replaced_while_loading_is_recorded_under_the_bytes_loaded(tmp_path, fresh_url, monkeypatch):
-    import hashlib
-
     first = _write(tmp_path / "first.csv", [_case("OLD1"), _case("OLD2")]).read_bytes()
     second = _write(tmp_path / "second.csv", [_case("NEW1"), _case("NEW2"), _case("NEW3")]).read_bytes()
     f = tmp_path / "cases.csv"

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import os
 import re
+import stat
 import subprocess
 import threading
 import time
@@ -123,9 +126,6 @@ def test_backup_restore_round_trip_is_identical(secured, tmp_path):
 @pytest.mark.parametrize("existing", [False, True])
 def test_backup_files_are_readable_by_their_owner_only(fresh_url, tmp_path, existing):
     """A backup holds every patient row: mode 0600 whatever the umask, also over an older world-readable file."""
-    import os
-    import stat
-
     path = tmp_path / "backups" / "warehouse.dump"
     if existing:
         path.parent.mkdir()
@@ -157,8 +157,6 @@ def test_hospital_login_names_are_injective_and_fit_postgresql():
 def test_lookalike_hospital_ids_each_get_their_own_login(fresh_url, tmp_path):
     """HX-1, HX_1 and hx.1 (and ids equal in their first 63 characters) are different hospitals: each login
     sees its own rows only."""
-    import csv
-
     f = tmp_path / "hospitals.csv"
     with f.open("w", encoding="utf-8", newline="") as handle:
         w = csv.writer(handle)

@@ -134,6 +134,7 @@ def _line_at(handle: BinaryIO, offset: int) -> int:
 
 
 def _byte_at(handle: BinaryIO, offset: int) -> int:
+    """The byte at `offset` (0 past the end), for the message."""
     handle.seek(offset)
     return (handle.read(1) or b"\0")[0]
 
