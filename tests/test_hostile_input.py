@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import uuid
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from drgflow import cli, contract, loader, quality
+from drgflow import cli, config, contract, db, loader, quality
 from drgflow.reports import statements
 
 from conftest import query
@@ -154,7 +155,14 @@ def test_statement_workbook_writes_input_text_as_text(tmp_path):
     assert first.value == FORMULAS[0] and first.quotePrefix
 
 
-def test_feedback_workbook_writes_input_text_as_text(fresh_url, tmp_path):
+@pytest.fixture
+def gx_cleanup(fresh_url):
+    """Remove the Data Docs site validation writes for the per-test database."""
+    yield
+    shutil.rmtree(config.home() / "gx" / db.conn_params(fresh_url)["dbname"], ignore_errors=True)
+
+
+def test_feedback_workbook_writes_input_text_as_text(fresh_url, gx_cleanup, tmp_path):
     """Rows rejected for a bad amount, with formula-like case ids and hospital id: the feedback file for the
     hospital lists them as text."""
     hospital = "=HOSP|' /C calc'!A0"
