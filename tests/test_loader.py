@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drgflow import contract, generate, loader
+from drgflow import contract, filescan, generate, loader
 from drgflow.loader import LoadError
 
 from conftest import query
@@ -152,3 +153,116 @@ def test_patient_ids_are_pseudonymised_at_load(tmp_path, fresh_url):
         conn.commit()
         with pytest.raises(psycopg.errors.RaiseException, match="only through drgflow load"):
             conn.execute("insert into raw.cases (batch_id, source_row, patient_id) values (0, 0, 'x')")
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_a_line_holding_only_the_end_of_data_marker_is_refused(tmp_path, fresh_url, eol):
+    """PostgreSQL's COPY stops at a line holding only `\\.`: the file would load as its first rows, silently."""
+    rows = [",".join(_case(f"A{i}")) for i in range(6)]
+    f = tmp_path / "marker.csv"
+    f.write_bytes(eol.join([",".join(HEADER), *rows[:2], "\\.", *rows[2:], ""]).encode())
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    message = str(err.value)
+    assert message.startswith("marker.csv: line 4: ") and "\\." in message and "nothing of this file" in message
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+def test_the_end_of_data_marker_inside_a_quoted_field_is_data(tmp_path, fresh_url):
+    odd = "first\n\\.\nlast"
+    f = _write(tmp_path / "quoted.csv", [_case("A1"), _case("A2", dept_code=odd), _case("A3")])
+    res = loader.load_file(f, fresh_url)
+    assert res.rows_read == 3
+    assert query(fresh_url, "select dept_code from raw.cases where case_id = 'A2'")[0][0] == odd
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7])
+def test_end_of_data_markers_are_found_across_reads(tmp_path, monkeypatch, chunk):
+    f = tmp_path / "m.csv"
+    data = b'h\n\\.\nx\r\n\\.\r\n"\n\\.\n"\n\\.x\n\\.'
+    f.write_bytes(data)
+    monkeypatch.setattr(filescan, "CHUNK", chunk)
+    with f.open("rb") as handle:
+        assert filescan.scan(handle, f).markers == (2, 8, 14)    # not "\\.x", nor "\\." at the end of the file
+        assert filescan.end_marker_line(handle, (8, 14), 5) == 4
+        assert filescan.end_marker_line(handle, (14,), 12) is None   # inside the quoted field
+
+
+def test_a_utf8_file_with_a_stray_byte_is_refused_not_read_as_gb18030(tmp_path, fresh_url):
+    """UTF-8 text whose multi-byte runs all happen to be valid GB18030, and one stray Latin-1 byte (0xE9
+    before an ASCII letter is valid GBK too): read as GB18030, every Chinese value would load as mojibake."""
+    rows = [_case("U1", dept_code="内科"), _case("Caf\u00e9A2", dept_code="外科"), _case("U3", dept_code="儿科")]
+    data = _write(tmp_path / "tmp.csv", rows).read_bytes().replace("\u00e9".encode(), b"\xe9")
+    data.decode("gb18030")                     # the trap: the whole file decodes as GB18030
+    f = tmp_path / "stray.csv"
+    f.write_bytes(data)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    message = str(err.value)
+    assert message.startswith("stray.csv: line 3: ") and "0xE9" in message and "UTF-8" in message
+    assert "nothing of this file was loaded" in message
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030"])
+def test_a_gbk_file_with_many_chinese_values_still_loads(tmp_path, fresh_url, encoding):
+    names = ["心血管内科", "内科", "外科", "儿科", "妇产科", "神经内科", "骨科", "眼科", "耳鼻喉科", "中医科"]
+    f = _write(tmp_path / "gbk.csv", [_case(f"G{i}", dept_code=n) for i, n in enumerate(names)], encoding=encoding)
+    res = loader.load_file(f, fresh_url)
+    assert (res.rows_read, res.encoding) == (len(names), "GB18030")
+    assert [r[0] for r in query(fresh_url, "select dept_code from raw.cases order by source_row")] == names
+
+
+def test_a_file_in_neither_encoding_is_refused_naming_the_line(tmp_path, fresh_url):
+    rows = [_case("A1", dept_code="内科"), _case("A2", dept_code="外科")]
+    data = _write(tmp_path / "tmp.csv", rows, encoding="gbk").read_bytes() + b"A3,\xff\xfe\n"
+    f = tmp_path / "neither.csv"
+    f.write_bytes(data)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    assert str(err.value).startswith("neither.csv: line 4: ") and "GB18030" in str(err.value)
+
+
+def _swap_after_scan(monkeypatch, path: Path, new: bytes, in_place: bool) -> None:
+    """Change `path` between the loader's hash of it and its COPY (check_header runs in between)."""
+    original = loader.check_header
+
+    def check_then_swap(p, header):
+        kind = original(p, header)
+        if in_place:
+            with path.open("r+b") as handle:
+                handle.write(new)
+                handle.truncate()
+        else:
+            path.with_suffix(".new").write_bytes(new)
+            os.replace(path.with_suffix(".new"), path)
+        return kind
+    monkeypatch.setattr(loader, "check_header", check_then_swap)
+
+
+def test_a_file_replaced_while_loading_is_recorded_under_the_bytes_loaded(tmp_path, fresh_url, monkeypatch):
+    first = _write(tmp_path / "first.csv", [_case("OLD1"), _case("OLD2")]).read_bytes()
+    second = _write(tmp_path / "second.csv", [_case("NEW1"), _case("NEW2"), _case("NEW3")]).read_bytes()
+    f = tmp_path / "cases.csv"
+    f.write_bytes(first)
+    _swap_after_scan(monkeypatch, f, second, in_place=False)
+    res = loader.load_file(f, fresh_url)
+    loaded = {r[0] for r in query(fresh_url, "select case_id from raw.cases")}
+    recorded = query(fresh_url, "select sha256 from audit.batches where batch_id = %s", (res.batch_id,))[0][0]
+    bytes_loaded = first if loaded == {"OLD1", "OLD2"} else second
+    assert loaded in ({"OLD1", "OLD2"}, {"NEW1", "NEW2", "NEW3"})
+    assert recorded == hashlib.sha256(bytes_loaded).hexdigest() and res.rows_read == len(loaded)
+
+
+def test_a_file_changed_in_place_while_loading_is_refused(tmp_path, fresh_url, monkeypatch):
+    first = _write(tmp_path / "first.csv", [_case("OLD1"), _case("OLD2")]).read_bytes()
+    second = _write(tmp_path / "second.csv", [_case("NEW1"), _case("NEW2"), _case("NEW3")]).read_bytes()
+    f = tmp_path / "cases.csv"
+    f.write_bytes(first)
+    _swap_after_scan(monkeypatch, f, second, in_place=True)
+    with pytest.raises(LoadError) as err:
+        loader.load_file(f, fresh_url)
+    assert str(err.value).startswith("cases.csv: ") and "changed while" in str(err.value)
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import os
 import re
+import stat
 import subprocess
 import threading
 import time
@@ -118,6 +121,58 @@ def test_backup_restore_round_trip_is_identical(secured, tmp_path):
     finally:
         with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{target_name}" with (force)')
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_backup_files_are_readable_by_their_owner_only(fresh_url, tmp_path, existing):
+    """A backup holds every patient row: mode 0600 whatever the umask, also over an older world-readable file."""
+    path = tmp_path / "backups" / "warehouse.dump"
+    if existing:
+        path.parent.mkdir()
+        path.write_bytes(b"an older backup")
+        path.chmod(0o644)
+    saved = os.umask(0o022)
+    try:
+        security.backup(path, fresh_url)
+    finally:
+        os.umask(saved)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes().startswith(b"PGDMP")                   # pg_dump's custom format
+    assert [p.name for p in path.parent.iterdir()] == ["warehouse.dump"]   # no temporary file left
+
+
+LOOKALIKE_IDS = ["HX-1", "HX_1", "hx.1", "HX 1", "Hx-1", "医院-1", "医院-2",
+                 "H" * 70 + "A", "H" * 70 + "B", "h" * 63, "h" * 64]
+
+
+def test_hospital_login_names_are_injective_and_fit_postgresql():
+    logins = [security.hospital_login(h) for h in LOOKALIKE_IDS]
+    assert len(set(logins)) == len(LOOKALIKE_IDS)
+    for login in logins:
+        assert re.fullmatch(r"hosp_[a-z0-9_]+", login) and len(login.encode()) <= 63, login
+    assert security.hospital_login("HX-1") == logins[0]        # stable: the same id, the same login
+    assert security.hospital_login("H330001").startswith("hosp_h330001_")
+
+
+def test_lookalike_hospital_ids_each_get_their_own_login(fresh_url, tmp_path):
+    """HX-1, HX_1 and hx.1 (and ids equal in their first 63 characters) are different hospitals: each login
+    sees its own rows only."""
+    f = tmp_path / "hospitals.csv"
+    with f.open("w", encoding="utf-8", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["hospital_id", "hospital_name", "level", "hospital_type", "region_code"])
+        w.writerows([[h, f"医院{i}", "2", "综合", "330102"] for i, h in enumerate(LOOKALIKE_IDS)])
+    loader.load_file(f, fresh_url)
+    with db.transaction(fresh_url) as conn:
+        conn.execute("create table marts.login_probe as select hospital_id, hospital_name from raw.hospitals")
+        # the shared login of the names before the hash, as an earlier init-roles left it
+        conn.execute("insert into audit.hospital_logins (login, hospital_id) values ('hosp_hx_1', 'hx.1')")
+    res = security.init_roles(fresh_url)
+    for h in LOOKALIKE_IDS:
+        assert _as(fresh_url, security.hospital_login(h), "select hospital_id from hospital.login_probe") == [(h,)]
+    assert res["retired"] == ["hosp_hx_1"]
+    logins = query(fresh_url, "select login, hospital_id from audit.hospital_logins")
+    assert sorted(logins) == sorted((security.hospital_login(h), h) for h in LOOKALIKE_IDS)
 
 
 def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from collections import defaultdict
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -531,3 +532,71 @@ def test_staging_reads_validations_typed_rows_as_it_parses_them(fresh_url, tmp_p
     run_dbt(["run", "--select", "stg_raw__cases_typed"], url=fresh_url)
     assert "audit.parse_" in query(fresh_url, "select pg_get_viewdef('staging.stg_raw__cases_typed')")[0][0]
     assert query(fresh_url, select) == typed
+
+
+# ------------------------------------------------------------------ Data Docs: input text is text (#6)
+
+#: values that would run as script in a page that printed them raw
+SCRIPTS = {"dx_codes": "<script>alert('dx')</script>", "sex": "<svg onload=alert('sex')>",
+           "total_cost": "1<img src=x onerror=alert('cost')>", "settle_date": "2024-13-01<script>alert(1)</script>"}
+
+
+class _Markup(HTMLParser):
+    """The elements of a page (tag, attributes, script text) and its text as a browser shows it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.scripts: list[str] = []
+        self.text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.scripts if self._in_script else self.text).append(data)
+
+
+def _input_handlers(markup: _Markup) -> list[tuple[str, str | None]]:
+    """Event-handler attributes that came from the input (the SCRIPTS values all call alert)."""
+    return [(name, value) for _, attrs in markup.tags for name, value in attrs
+            if name.startswith("on") and "alert" in (value or "")]
+
+
+def _data_docs_pages(fresh_url: str, tmp_path: Path) -> list[Path]:
+    rows = [_row(**({"case_id": f"X{i}", "dx_codes": "I10.x00"} | {column: value}))
+            for i, (column, value) in enumerate(SCRIPTS.items())]
+    res = loader.load_paths([_write_cases(tmp_path / "scripts.csv", rows)], fresh_url, progress=False)[0]
+    assert res.rows_quarantined == len(rows)
+    page = Path(next(n.removeprefix("Data Docs: ") for n in res.notes if n.startswith("Data Docs: ")))
+    return [page, validation.gx_output_dir(fresh_url) / "data_docs" / "index.html"]
+
+
+def test_data_docs_show_input_text_as_text_never_as_markup(fresh_url, tmp_path):
+    page, index = _data_docs_pages(fresh_url, tmp_path)
+    for path in (page, index):
+        markup = _Markup()
+        markup.feed(path.read_text(encoding="utf-8"))
+        assert not any("alert" in s for s in markup.scripts), path.name                  # no script from input
+        assert not _input_handlers(markup), path.name                        # GX's own onclick buttons only
+    markup = _Markup()
+    markup.feed(page.read_text(encoding="utf-8"))
+    for value in SCRIPTS.values():
+        assert value in "".join(markup.text), value                                     # shown, as text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (CI: apt-get install chromium)")
+def test_data_docs_input_text_stays_text_in_headless_chromium(fresh_url, tmp_path):
+    page, _ = _data_docs_pages(fresh_url, tmp_path)
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", f"file://{page}"],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    markup = _Markup()
+    markup.feed(dom)
+    assert not any("alert" in s for s in markup.scripts)
+    assert not _input_handlers(markup)
+    assert all(value in "".join(markup.text) for value in SCRIPTS.values())

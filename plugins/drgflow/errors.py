@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """Bad input or a refused operation; the message says what and where."""
+
+
+class LoadError(Exception):
+    """A file that cannot be loaded; the message names the file, the line and the problem."""

@@ -455,15 +455,24 @@ def _budget(rows_by_region_year: dict, region: str, year: int, growth: float) ->
     return f"{Decimal(int(fund * growth)) / 100:.2f}"
 
 
+def _check_arguments(cases_per_year: int, hospitals: int, regions: int, seed: int, defect_rate: float) -> None:
+    """UserError naming the option when a generate argument is out of range (never numpy's error)."""
+    if cases_per_year < 1:
+        raise UserError(f"--cases-per-year must be at least 1 (got {cases_per_year})")
+    if seed < 0:
+        raise UserError(f"--seed must be 0 or more (got {seed})")
+    if not 0 <= defect_rate < 0.5:
+        raise UserError("--defect-rate must be in [0, 0.5)")
+    if hospitals < 3 or regions < 1 or regions > len(REGION_NAMES):
+        raise UserError(f"need at least 3 hospitals and 1–{len(REGION_NAMES)} regions")
+
+
 def generate_city(out: Path, years: list[int], cases_per_year: int = 20000, hospitals: int = 24,
                   regions: int = 2, seed: int = 42, defect_rate: float = 0.01,
                   scheme_dir: str | Path | None = None, split: str = "month", progress: bool = False) -> dict:
     """Write a synthetic city to `out`; returns a summary (files, counts, timings)."""
     started = time.monotonic()
-    if not 0 <= defect_rate < 0.5:
-        raise UserError("--defect-rate must be in [0, 0.5)")
-    if hospitals < 3 or regions < 1 or regions > len(REGION_NAMES):
-        raise UserError(f"need at least 3 hospitals and 1–{len(REGION_NAMES)} regions")
+    _check_arguments(cases_per_year, hospitals, regions, seed, defect_rate)
     if scheme_dir is None:
         version, folder = config.default_scheme()
     else:

@@ -6,27 +6,24 @@ same file a no-op.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
+import os
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
 
-from drgflow import audit, config, contract, db, pseudonym, security
+from drgflow import audit, config, contract, db, filescan, pseudonym, security
+from drgflow.errors import LoadError
 
-CHUNK = 8 * 1024 * 1024
+CHUNK = filescan.CHUNK
 LOAD_LOCK = "drgflow.load"
-
-
-class LoadError(Exception):
-    """A file that cannot be loaded; the message names the file, the line and the problem."""
 
 
 @dataclass
@@ -61,41 +58,22 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
     conn.execute(pseudonym.TRIGGER_SQL)
 
 
-def scan_file(path: Path) -> tuple[str, str]:
-    """(sha256, PostgreSQL encoding name): UTF-8 when the bytes decode as UTF-8, else GB18030 (a GBK superset)."""
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
-    # the hash runs in a thread (hashlib releases the GIL) while this one checks the UTF-8: the two overlap
-    with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as hasher:
-        hashed = None
-        while chunk := handle.read(CHUNK):
-            if hashed is not None:
-                hashed.result()
-            hashed = hasher.submit(digest.update, chunk)
-            if utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
-        if hashed is not None:
-            hashed.result()
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return digest.hexdigest(), ("UTF8" if utf8 else "GB18030")
-
-
 def read_header(path: Path, encoding: str) -> tuple[list[str], int]:
     """Column names of the first line and the byte offset where the data starts."""
     with path.open("rb") as handle:
-        first = handle.readline()
+        return parse_header(path, handle.readline(), encoding)
+
+
+def parse_header(path: Path, first: bytes, encoding: str) -> tuple[list[str], int]:
+    """Column names of the header line `first` (bytes, line end included) and its length in bytes."""
     if not first.strip():
         raise LoadError(f"{path.name}: line 1: the file is empty or has no header row")
     offset = len(first)
-    text = first.decode("utf-8-sig" if encoding == "UTF8" else "gb18030")
+    try:
+        text = first.decode("utf-8-sig" if encoding == "UTF8" else "gb18030")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{path.name}: line 1: the header row is not text in UTF-8 or GBK/GB18030 (byte "
+                        f"0x{first[exc.start]:02X} at byte {exc.start + 1}): is it a CSV file?") from None
     try:
         names = next(csv.reader([text.rstrip("\r\n")]))
     except csv.Error as exc:
@@ -155,74 +133,127 @@ def _unclosed_quote_line(path: Path) -> int | None:
     return None
 
 
+def check_end_markers(path: Path, handle: BinaryIO, scan: filescan.Scan, data_start: int) -> None:
+    """Refuse a file with a line holding only `\\.` where a record starts: COPY would end there and drop
+    every row after it without an error (rows read must be the file's records)."""
+    if not scan.markers:
+        return
+    line = filescan.end_marker_line(handle, scan.markers, data_start)
+    if line is not None:
+        raise LoadError(f"{path.name}: line {line}: a line holding only \\. is PostgreSQL's end-of-data marker: "
+                        "COPY would stop there and drop every row after it; remove the line (or quote the value, "
+                        "\"\\.\"); nothing of this file was loaded")
+
+
+@dataclass(frozen=True)
+class _File:
+    """An open input file as the loader checked it: the bytes COPY gets are read from this handle."""
+
+    path: Path
+    handle: BinaryIO
+    scan: filescan.Scan
+    header: list[str]
+    data_start: int
+    kind: str
+    size: int
+
+
+def _inspect(path: Path, handle: BinaryIO) -> _File:
+    """Hash, encoding, header, kind and end-of-data markers of the open file, or LoadError."""
+    scan = filescan.scan(handle, path)
+    handle.seek(0)
+    header, offset = parse_header(path, handle.readline(), scan.encoding)
+    kind = check_header(path, header)
+    check_end_markers(path, handle, scan, offset)
+    return _File(path, handle, scan, header, offset, kind, os.fstat(handle.fileno()).st_size)
+
+
 def load_file(path: Path, url: str | None = None, progress: bool = True) -> LoadResult:
-    """Load one file atomically; loading the same bytes again is a no-op."""
+    """Load one file atomically; loading the same bytes again is a no-op.
+
+    The file is opened once: the scan (sha256, encoding), the header and the COPY all read that handle,
+    so a file replaced on disk meanwhile is not read, and the bytes sent to COPY are hashed again and must
+    equal the scan's sha256 (a file changed in place is refused): the batch's sha256 is that of the bytes
+    loaded."""
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     started = time.monotonic()
-    sha, encoding = scan_file(path)
-    header, offset = read_header(path, encoding)
-    kind = check_header(path, header)
-    size = path.stat().st_size
-    result = LoadResult(path=str(path), kind=kind, batch_id=None, encoding=encoding)
-
-    # DRGFLOW_SERVICE_ROLES on: as drgflow_loader, which has no DDL rights (init-roles made the tables)
-    as_role = config.service_roles()
-    with db.connect(security.service_url("loader", url)) as conn:
-        try:
-            with conn.transaction():
-                conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
-                if not as_role:
-                    ensure_raw_tables(conn)
-                previous = conn.execute(
-                    "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
-                    " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),
-                ).fetchone()
-                if previous:
-                    result.batch_id, result.rows_read, result.rows_accepted, result.rows_quarantined, \
-                        result.rows_warned = previous
-                    result.skipped = True
-                    return result
-                batch_id = conn.execute(
-                    "insert into audit.batches (file_name, file_path, sha256, file_kind, source_encoding)"
-                    " values (%s, %s, %s, %s, %s) returning batch_id",
-                    (path.name, str(path.resolve()), sha, kind, encoding),
-                ).fetchone()[0]
-                result.batch_id = batch_id
-                conn.execute("select setval('raw.source_row_seq', 1, false)")
-                conn.execute(sql.SQL("set local drgflow.batch_id = {}").format(sql.Literal(str(batch_id))))
-                if kind == "cases":
-                    ipad, opad = pseudonym.pads(pseudonym.key())
-                    conn.execute("select set_config('drgflow.pseudonym_ipad', %s, true),"
-                                 " set_config('drgflow.pseudonym_opad', %s, true)", (ipad.hex(), opad.hex()))
-                copy_sql = sql.SQL("copy raw.{} ({}) from stdin (format csv, encoding {})").format(
-                    sql.Identifier(kind), sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(encoding),
-                )
-                with conn.cursor() as cur:
-                    with cur.copy(copy_sql) as copy, path.open("rb") as handle:
-                        handle.seek(offset)
-                        sent, next_report = offset, size // 10
-                        while chunk := handle.read(CHUNK):
-                            copy.write(chunk)
-                            sent += len(chunk)
-                            if progress and size > 50 * CHUNK and sent >= next_report:
-                                print(f"  {path.name}: {sent * 100 // size}% sent", file=sys.stderr, flush=True)
-                                next_report += size // 10
-                    rows = cur.rowcount
-                result.rows_read = rows
-                result.rows_accepted = rows
-                conn.execute(
-                    "update audit.batches set rows_read = %s, rows_accepted = %s where batch_id = %s",
-                    (rows, rows, batch_id),
-                )
-                audit.record(conn, "special_review" if kind == "special_review" else "load", path.name,
-                             {"rows_read": rows}, details={"batch_id": batch_id, "kind": kind, "sha256": sha,
-                                                           "encoding": encoding})
-        except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
-            raise _copy_error(path, exc) from None
+    with path.open("rb") as handle:
+        f = _inspect(path, handle)
+        result = LoadResult(path=str(path), kind=f.kind, batch_id=None, encoding=f.scan.encoding)
+        # DRGFLOW_SERVICE_ROLES on: as drgflow_loader, which has no DDL rights (init-roles made the tables)
+        with db.connect(security.service_url("loader", url)) as conn:
+            try:
+                with conn.transaction():
+                    _load_in_transaction(conn, f, result, progress)
+            except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
+                raise _copy_error(path, exc) from None
     result.seconds = time.monotonic() - started
     return result
+
+
+def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult, progress: bool) -> None:
+    """Register the batch and COPY its rows (or find the same bytes loaded before: result.skipped)."""
+    sha, kind, encoding = f.scan.sha256, f.kind, f.scan.encoding
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
+    if not config.service_roles():
+        ensure_raw_tables(conn)
+    previous = conn.execute(
+        "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
+        " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),
+    ).fetchone()
+    if previous:
+        result.batch_id, result.rows_read, result.rows_accepted, result.rows_quarantined, \
+            result.rows_warned = previous
+        result.skipped = True
+        return
+    batch_id = conn.execute(
+        "insert into audit.batches (file_name, file_path, sha256, file_kind, source_encoding)"
+        " values (%s, %s, %s, %s, %s) returning batch_id",
+        (f.path.name, str(f.path.resolve()), sha, kind, encoding),
+    ).fetchone()[0]
+    result.batch_id = batch_id
+    conn.execute("select setval('raw.source_row_seq', 1, false)")
+    conn.execute(sql.SQL("set local drgflow.batch_id = {}").format(sql.Literal(str(batch_id))))
+    if kind == "cases":
+        ipad, opad = pseudonym.pads(pseudonym.key())
+        conn.execute("select set_config('drgflow.pseudonym_ipad', %s, true),"
+                     " set_config('drgflow.pseudonym_opad', %s, true)", (ipad.hex(), opad.hex()))
+    copy_sql = sql.SQL("copy raw.{} ({}) from stdin (format csv, encoding {})").format(
+        sql.Identifier(kind), sql.SQL(", ").join(map(sql.Identifier, f.header)), sql.Literal(encoding),
+    )
+    with conn.cursor() as cur:
+        with cur.copy(copy_sql) as copy:
+            sent_sha = _send(copy, f, progress)
+        rows = cur.rowcount
+    if sent_sha != sha:
+        raise LoadError(f"{f.path.name}: the file changed while it was being loaded (sha256 {sha[:12]}… when "
+                        f"scanned, {sent_sha[:12]}… as sent); nothing of this file was loaded: load it again "
+                        "once it is complete")
+    result.rows_read = rows
+    result.rows_accepted = rows
+    conn.execute("update audit.batches set rows_read = %s, rows_accepted = %s where batch_id = %s",
+                 (rows, rows, batch_id))
+    audit.record(conn, "special_review" if kind == "special_review" else "load", f.path.name,
+                 {"rows_read": rows}, details={"batch_id": batch_id, "kind": kind, "sha256": sha,
+                                               "encoding": encoding})
+
+
+def _send(copy: psycopg.Copy, f: _File, progress: bool) -> str:
+    """Stream the data lines of `f` to COPY; returns the sha256 of the whole file as read (header + data)."""
+    digest = hashlib.sha256()
+    f.handle.seek(0)
+    digest.update(f.handle.read(f.data_start))
+    sent, next_report = f.data_start, f.size // 10
+    while chunk := f.handle.read(CHUNK):
+        copy.write(chunk)
+        digest.update(chunk)
+        sent += len(chunk)
+        if progress and f.size > 50 * CHUNK and sent >= next_report:
+            print(f"  {f.path.name}: {sent * 100 // f.size}% sent", file=sys.stderr, flush=True)
+            next_report += f.size // 10
+    return digest.hexdigest()
 
 
 def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,

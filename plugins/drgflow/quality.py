@@ -6,7 +6,11 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from drgflow import db, transform
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.worksheet import Worksheet
+
+from drgflow import db, excel, transform
 from drgflow.errors import UserError
 
 QUALITY_MODELS = ("int_quality_case_rows", "hospital_data_quality_rules", "hospital_data_quality")
@@ -69,9 +73,6 @@ def feedback_rows(url: str | None = None, batch_id: int | None = None,
 def write_feedback(out_dir: Path, url: str | None = None, batch_id: int | None = None,
                    include_resolved: bool = False) -> list[Path]:
     """One .xlsx per hospital with flagged rows: sheet 退回病例 (one row per case row) and 规则汇总."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_hospital = feedback_rows(url, batch_id, include_resolved)
@@ -79,34 +80,41 @@ def write_feedback(out_dir: Path, url: str | None = None, batch_id: int | None =
     written = []
     for hid, cases in sorted(by_hospital.items()):
         wb = Workbook()
-        ws = wb.active
-        ws.title = "退回病例"
-        ws.append([f"医保结算清单数据质量反馈 定点医疗机构：{hid}"
-                   + (f" 批次：{batch_id}" if batch_id is not None else " 未更正问题")])
-        ws["A1"].font = Font(bold=True, size=13)
-        ws.append(list(CASE_HEADERS))
-        for cell in ws[2]:
-            cell.font = Font(bold=True)
-        for n, c in enumerate(cases, start=1):
-            ws.append([n, c["batch_id"], c["file_name"], c["source_row"], c["case_id"], c["settle_date"],
-                       c["discharge_date"], c["outcome"], c["problems"], c["reasons"], c["rules"], c["status"]])
-        for width, col in zip((6, 8, 24, 7, 16, 12, 12, 9, 7, 90, 40, 16), "ABCDEFGHIJKL"):
-            ws.column_dimensions[col].width = width
-        for row in ws.iter_rows(min_row=3, min_col=10, max_col=10):
-            row[0].alignment = Alignment(wrap_text=True, vertical="top")
-        ws.freeze_panes = "A3"
-        summary = wb.create_sheet("规则汇总")
-        summary.append(list(RULE_HEADERS))
-        for cell in summary[1]:
-            cell.font = Font(bold=True)
-        for rule, severity, message, n in _rule_summary(url, hid, batch_id, include_resolved):
-            summary.append([rule, SEVERITY_ZH.get(severity, severity), message, n])
-        summary.column_dimensions["A"].width = 28
-        summary.column_dimensions["C"].width = 70
+        _case_sheet(wb.active, hid, batch_id, cases)
+        _rule_sheet(wb.create_sheet("规则汇总"), _rule_summary(url, hid, batch_id, include_resolved))
         path = out_dir / f"feedback_{_safe_name(hid)}_{tag}.xlsx"
         wb.save(path)
         written.append(path)
     return written
+
+
+def _case_sheet(ws: Worksheet, hospital_id: str, batch_id: int | None, cases: list[dict]) -> None:
+    """Sheet 退回病例: a title row, the headers, one row per flagged case row (every value written as data)."""
+    ws.title = "退回病例"
+    title = (f"医保结算清单数据质量反馈 定点医疗机构：{hospital_id}"
+             + (f" 批次：{batch_id}" if batch_id is not None else " 未更正问题"))
+    excel.write(ws, 1, 1, title).font = Font(bold=True, size=13)
+    for cell in excel.write_row(ws, 2, CASE_HEADERS):
+        cell.font = Font(bold=True)
+    for n, c in enumerate(cases, start=1):
+        excel.write_row(ws, n + 2, [n, c["batch_id"], c["file_name"], c["source_row"], c["case_id"],
+                                    c["settle_date"], c["discharge_date"], c["outcome"], c["problems"],
+                                    c["reasons"], c["rules"], c["status"]])
+    for width, col in zip((6, 8, 24, 7, 16, 12, 12, 9, 7, 90, 40, 16), "ABCDEFGHIJKL"):
+        ws.column_dimensions[col].width = width
+    for row in ws.iter_rows(min_row=3, min_col=10, max_col=10):
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A3"
+
+
+def _rule_sheet(ws: Worksheet, summary: list[tuple[str, str, str, int]]) -> None:
+    """Sheet 规则汇总: rows per rule."""
+    for cell in excel.write_row(ws, 1, RULE_HEADERS):
+        cell.font = Font(bold=True)
+    for n, (rule, severity, message, count) in enumerate(summary, start=2):
+        excel.write_row(ws, n, [rule, SEVERITY_ZH.get(severity, severity), message, count])
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["C"].width = 70
 
 
 def _rule_summary(url: str | None, hospital_id: str, batch_id: int | None,

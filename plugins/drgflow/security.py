@@ -7,6 +7,7 @@ import hmac
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -84,15 +85,47 @@ def _role_exists(conn: psycopg.Connection, name: str) -> bool:
 
 
 def hospital_login(hospital_id: str) -> str:
-    """Login name of a hospital: hosp_ + its code, lower-case, safe characters only."""
-    return "hosp_" + re.sub(r"[^a-z0-9_]", "_", hospital_id.lower())
+    """Login name of a hospital: `hosp_`, its id made readable (lower case, runs of other characters as one
+    `_`, at most 40 characters), `_` and the first 12 hex digits of the sha256 of the exact id.
+
+    The hash makes the name differ for every id: ids the readable part merges (`HX-1`, `HX_1`, `hx.1`) or
+    cuts (long ids equal in their first 40 characters) get different logins, and the name stays within
+    PostgreSQL's 63 bytes (at most 58 characters), so the server never truncates two into one."""
+    readable = re.sub(r"[^a-z0-9]+", "_", hospital_id.lower()).strip("_")[:40].rstrip("_")
+    digest = hashlib.sha256(hospital_id.encode("utf-8")).hexdigest()[:12]
+    return f"hosp_{readable}_{digest}" if readable else f"hosp_{digest}"
+
+
+def _hospital_logins(conn: psycopg.Connection, created: list[str]) -> tuple[list[str], list[str]]:
+    """One login per registry hospital (created when missing) mapped in audit.hospital_logins; mappings of
+    logins that are no longer a registry hospital's login (the names before logins carried a hash) are
+    removed, so such a login sees no rows. Returns (logins, retired logins)."""
+    ids = [r[0] for r in conn.execute(
+        "select distinct btrim(hospital_id) from raw.hospitals where nullif(btrim(hospital_id), '') is not null"
+        " order by 1").fetchall()]
+    wanted = {hid: hospital_login(hid) for hid in ids}
+    if len(set(wanted.values())) != len(wanted):      # 48 bits of sha256: refuse rather than share a login
+        raise UserError("two hospital ids of raw.hospitals have the same login name; report this as a bug")
+    retired = [r[0] for r in conn.execute(
+        "delete from audit.hospital_logins m where not exists (select 1 from unnest(%s::text[], %s::text[])"
+        " as w(login, hospital_id) where w.login = m.login and w.hospital_id = m.hospital_id) returning m.login",
+        (list(wanted.values()), ids)).fetchall()]
+    for hid, login in wanted.items():
+        if not _role_exists(conn, login):
+            conn.execute(sql.SQL("create role {} login in role drgflow_hospital").format(sql.Identifier(login)))
+            created.append(login)
+        conn.execute("insert into audit.hospital_logins (login, hospital_id) values (%s, %s)"
+                     " on conflict (login) do nothing", (login, hid))
+    return list(wanted.values()), sorted(retired)
 
 
 def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
     """Create the roles and grants (idempotent); one login per registry hospital. Needs CREATEROLE."""
     url = url or db.database_url()
     db.init_warehouse(url)
-    created, hospitals = [], []
+    created: list[str] = []
+    hospitals: list[str] = []
+    retired: list[str] = []
     with db.transaction(url) as conn:
         me = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
         if not me or not me[0]:
@@ -114,7 +147,7 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
                 ("drgflow_transformer", "intermediate", "", ()),
                 ("drgflow_transformer", "marts", "", ()),
                 ("drgflow_transformer", "ref", " and c.relname = any(%s)", (seeds,)),
-                ("drgflow_loader", "audit", " and c.relpersistence = 'u'", ())):
+                ("drgflow_loader", "audit", " and (c.relpersistence = 'u' or c.relname = 'rule_flags_docs')", ())):
             for (name, kind) in conn.execute(
                 "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
                 " where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p')" + where + " order by 1",
@@ -123,21 +156,11 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
                         "m": "alter materialized view {}.{} owner to {}"}.get(kind, "alter table {}.{} owner to {}")
                 conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name), sql.Identifier(role)))
         if hospital_logins:
-            ids = [r[0] for r in conn.execute(
-                "select distinct btrim(hospital_id) from raw.hospitals where nullif(btrim(hospital_id), '') is not null"
-                " order by 1").fetchall()]
-            for hid in ids:
-                login = hospital_login(hid)
-                if not _role_exists(conn, login):
-                    conn.execute(sql.SQL("create role {} login in role drgflow_hospital").format(sql.Identifier(login)))
-                    created.append(login)
-                conn.execute("insert into audit.hospital_logins (login, hospital_id) values (%s, %s)"
-                             " on conflict (login) do update set hospital_id = excluded.hospital_id", (login, hid))
-                hospitals.append(login)
+            hospitals, retired = _hospital_logins(conn, created)
         views = conn.execute("select hospital.refresh_views()").fetchone()[0]
         audit.record(conn, "roles", "init-roles", {"roles_created": len(created), "hospital_logins": len(hospitals),
-                                                   "hospital_views": views})
-    return {"created": created, "hospital_logins": len(hospitals), "hospital_views": views}
+                                                   "hospital_views": views}, details={"retired_logins": retired})
+    return {"created": created, "hospital_logins": len(hospitals), "hospital_views": views, "retired": retired}
 
 
 def configured_schemes() -> list[str]:
@@ -222,14 +245,24 @@ def role_url(role: str, url: str | None = None) -> str:
 
 
 def backup(path: Path, url: str | None = None) -> Path:
-    """pg_dump (custom format) of the warehouse database to `path`."""
+    """pg_dump (custom format) of the warehouse database to `path`, readable by its owner only (0600).
+
+    pg_dump writes a temporary file beside `path` that mkstemp created with mode 0600 (and runs under
+    umask 077), which replaces `path` only once complete: no world-readable moment, whatever the umask,
+    and a failed backup leaves an older file at `path` as it was."""
     url = url or db.database_url()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([db.pg_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(path), url],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise UserError(f"backup failed: {proc.stderr.strip()}")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        proc = subprocess.run([db.pg_binary("pg_dump"), "--format=custom", "--no-owner", "--file", partial, url],
+                              capture_output=True, text=True, umask=0o077)
+        if proc.returncode != 0:
+            raise UserError(f"backup failed: {proc.stderr.strip()}")
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
     with db.transaction(url) as conn:
         audit.record(conn, "backup", str(path), details={"bytes": path.stat().st_size})
     return path

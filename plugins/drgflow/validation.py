@@ -348,7 +348,28 @@ from (
     return [*(f"drop table if exists {t}" for t in scratch), typed_sql, analyze_typed,
             known_sql, "analyze audit.rule_known_codes", unknown_sql, "analyze audit.rule_unknown_codes",
             dup_sql, "analyze audit.rule_dup_keys",
-            "drop table if exists audit.rule_flags", flags_sql, *typed_copy, *(f"drop table {t}" for t in scratch)]
+            "drop view if exists audit.rule_flags_docs", "drop table if exists audit.rule_flags", flags_sql,
+            _docs_view_sql(active), *typed_copy, *(f"drop table {t}" for t in scratch)]
+
+
+def _html_escaped(column: str) -> str:
+    """SQL of `column` with the five characters HTML gives a meaning (& < > " ') as character references."""
+    expr = column
+    for char, ref in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;")):
+        expr = f"replace({expr}, {_q(char)}, {_q(ref)})"
+    return expr
+
+
+def _docs_view_sql(active: list[tuple[Rule, str]]) -> str:
+    """audit.rule_flags_docs, what Great Expectations reads: audit.rule_flags with every text HTML-escaped.
+
+    GX's Data Docs print the failing values (`partial_unexpected_list`) into the page as they are, and a
+    rule's detail carries the row's own text (`total_cost=<script>…`): escaped here, a browser shows that
+    text and runs none of it. Null stays null, so every count is the table's; the quarantine and the
+    feedback files read audit.rule_flags, the text as received."""
+    text = ", ".join(f"{_html_escaped(c)} as {c}" for c in ("hospital_id", "case_id", *(r.id for r, _ in active)))
+    return ("create view audit.rule_flags_docs as select batch_id, source_row, " + text
+            + ", rejected, warned from audit.rule_flags")
 
 
 def _money_decimals(cat: Catalogue) -> int:

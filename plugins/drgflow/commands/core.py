@@ -55,6 +55,8 @@ def cmd_db(args: argparse.Namespace) -> int:
         res = security.init_roles(hospital_logins=not args.no_hospital_logins)
         print(f"roles ready ({', '.join(security.ROLES)}); created: {', '.join(res['created']) or 'none'}; "
               f"{res['hospital_logins']} hospital logins; {res['hospital_views']} hospital views")
+        if res["retired"]:
+            print(f"retired (no longer a hospital's login, they now see no rows): {', '.join(res['retired'])}")
     elif args.action in ("backup", "restore"):
         from drgflow import security
         from drgflow.errors import UserError

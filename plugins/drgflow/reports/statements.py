@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
+from drgflow import excel
 from drgflow.reports import html
 from drgflow.reports.common import CASE_TYPE_ZH, CASE_TYPES, GROUP_STATUS_ZH, parse_period, rows, safe_name
 
@@ -174,7 +175,7 @@ def _info(d: dict) -> list[tuple[str, Any]]:
 
 def _header_row(ws, row: int, headers: list[str]) -> None:
     for i, h in enumerate(headers, start=1):
-        cell = ws.cell(row=row, column=i, value=h)
+        cell = excel.write(ws, row, i, h)
         cell.font, cell.fill, cell.border = Font(bold=True), HEAD_FILL, BORDER
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
@@ -184,7 +185,7 @@ def _data_rows(ws, row: int, columns: list[tuple[str, str, str | None]], data: l
     for r in data:
         for i, (_, key, number_format) in enumerate(columns, start=1):
             value = r.get(key)
-            cell = ws.cell(row=row, column=i, value=value)
+            cell = excel.write(ws, row, i, value)
             cell.border = BORDER
             if number_format and isinstance(value, (int, Decimal)):
                 cell.number_format = number_format
@@ -205,16 +206,15 @@ def write_workbook(d: dict, path: Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "汇总 Summary"
-    ws["A1"] = _title(d)
-    ws["A1"].font = Font(bold=True, size=13)
+    excel.write(ws, 1, 1, _title(d)).font = Font(bold=True, size=13)
     r = 3
     for k, v in _info(d):
-        ws.cell(row=r, column=1, value=k).font = Font(bold=True)
-        ws.cell(row=r, column=2, value=v)
+        excel.write(ws, r, 1, k).font = Font(bold=True)
+        excel.write(ws, r, 2, v)
         r += 1
     r += 1
     columns = MONTHLY_COLUMNS if d["monthly"] else ANNUAL_COLUMNS
-    ws.cell(row=r, column=1, value="结算汇总 Settlement summary").font = Font(bold=True, size=12)
+    excel.write(ws, r, 1, "结算汇总 Settlement summary").font = Font(bold=True, size=12)
     _header_row(ws, r + 1, [c[0] for c in columns])
     r = _data_rows(ws, r + 2, columns, d["summary"])
     _data_rows(ws, r, columns, [d["total"]], bold=True)
@@ -223,18 +223,18 @@ def write_workbook(d: dict, path: Path) -> Path:
         if key in keys:
             _name(wb, f"total_{key}", ws.title, keys.index(key) + 1, r)
     r += 3
-    ws.cell(row=r, column=1, value="按病例类型 Points by case type").font = Font(bold=True, size=12)
+    excel.write(ws, r, 1, "按病例类型 Points by case type").font = Font(bold=True, size=12)
     _header_row(ws, r + 1, [c[0] for c in TYPE_COLUMNS])
     r = _data_rows(ws, r + 2, TYPE_COLUMNS, d["by_type"])
     _data_rows(ws, r, TYPE_COLUMNS, [d["type_total"]], bold=True)
     _name(wb, "total_points_by_type", ws.title, 4, r)
     r += 3
-    ws.cell(row=r, column=1, value="拒收病例数 rejected rows").font = Font(bold=True)
-    ws.cell(row=r, column=2, value=rejected_count(d)).number_format = INT
-    ws.cell(row=r, column=3, value=f"规则命中 rule hits: {len(d['rejected'])}")
+    excel.write(ws, r, 1, "拒收病例数 rejected rows").font = Font(bold=True)
+    excel.write(ws, r, 2, rejected_count(d)).number_format = INT
+    excel.write(ws, r, 3, f"规则命中 rule hits: {len(d['rejected'])}")
     _name(wb, "rejected_rows", ws.title, 2, r)
     r += 2
-    ws.cell(row=r, column=1, value=_explanation(d)).alignment = Alignment(wrap_text=True, vertical="top")
+    excel.write(ws, r, 1, _explanation(d)).alignment = Alignment(wrap_text=True, vertical="top")
     ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=min(len(columns), 9))
     ws.row_dimensions[r].height = 60
     ws.column_dimensions["A"].width = 24
