@@ -76,7 +76,7 @@ def _settled_city(tmp: Path, url: str) -> dict:
     db.init_warehouse(url)
     _, groups = build_city(tmp / "city")
     loader.load_paths([tmp / "city"], url=url, validate=False, progress=False)
-    scheme = settlement._scheme_var()
+    scheme = config.default_scheme_version()
     write_case_grouping(url, scheme, groups)
     settlement.calibrate(YEAR, url=url)
     for m in MONTHS:

@@ -13,7 +13,7 @@ from conftest import create_database, drop_database
 from settlement_fixture import (BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics, regroup_fixture,
                                 write_case_grouping)
 
-from drgflow import cli, db, loader, settlement
+from drgflow import cli, config, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import UserError
 from drgflow.transform import DbtError, run_dbt
@@ -33,7 +33,7 @@ def _make_city(tmp: Path, prefix: str) -> tuple[str, str, list[dict], list[tuple
     db.init_warehouse(url)
     cases, groups = build_city(tmp)
     loader.load_paths([tmp], url=url, validate=False, progress=False)
-    scheme = settlement._scheme_var()
+    scheme = config.default_scheme_version()
     write_case_grouping(url, scheme, groups)
     return name, url, cases, groups
 

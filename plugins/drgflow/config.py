@@ -85,6 +85,14 @@ def default_scheme() -> tuple[str, Path]:
     return "SAMPLE-DRG", sample_scheme_dir()
 
 
+def default_scheme_version() -> str:
+    """The scheme version a settlement year uses when its policy row leaves scheme_version empty.
+
+    DRGFLOW_SCHEME as set, even for a scheme whose pack is not on this machine (its tables may already be in the
+    warehouse, imported elsewhere); otherwise the default scheme (default_scheme)."""
+    return env("DRGFLOW_SCHEME") or default_scheme()[0]
+
+
 def reports_dir() -> Path:
     path = Path(env("DRGFLOW_REPORTS", str(home() / "reports"))).resolve()
     path.mkdir(parents=True, exist_ok=True)

@@ -34,17 +34,9 @@ LOCK = "drgflow.settlement"
 NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
-def _scheme_var() -> str | None:
-    """The environment's scheme (used when the year's policy row leaves scheme_version empty)."""
-    try:
-        return config.default_scheme()[0]
-    except SystemExit:  # DRGFLOW_SCHEME names a scheme not on this machine: the per-year row must say it
-        return config.env("DRGFLOW_SCHEME")
-
-
 def _vars(year: int, month: int | None) -> dict[str, Any]:
     return {"settlement_year": int(year), "settlement_month": int(month) if month else None,
-            "scheme_version": _scheme_var()}
+            "scheme_version": config.default_scheme_version()}
 
 
 def _period(year: int, month: int | None) -> str:

@@ -109,14 +109,6 @@ def _refuse(path: Path, landing: Path, error: str, summary: dict[str, Any]) -> N
 
 # ------------------------------------------------------------------------------------------------ periods
 
-def scheme_version() -> str | None:
-    """The environment's scheme version (as the CLI's default); the per-year policy row may override it."""
-    try:
-        return config.default_scheme()[0]
-    except SystemExit:  # DRGFLOW_SCHEME names a scheme not on this machine: the per-year row must say it
-        return config.env("DRGFLOW_SCHEME")
-
-
 def period_of(kind: str, data_interval_start: _dt.datetime, data_interval_end: _dt.datetime) -> dict[str, Any]:
     """The settlement period of a run from its data interval (Asia/Shanghai).
 
@@ -133,7 +125,7 @@ def period_of(kind: str, data_interval_start: _dt.datetime, data_interval_end: _
     else:
         raise ValueError(f"unknown period kind {kind!r}")
     return {"kind": kind, "period": f"{year:04d}-{month:02d}" if month else f"{year:04d}",
-            "settlement_year": year, "settlement_month": month, "scheme_version": scheme_version(),
+            "settlement_year": year, "settlement_month": month, "scheme_version": config.default_scheme_version(),
             "data_interval_start": start.isoformat(), "data_interval_end": end.isoformat()}
 
 
