@@ -15,10 +15,9 @@ import time
 import psycopg
 import pytest
 
-from drgflow import config, db, generate, grouping, loader, security, settlement, transform, validation
-from drgflow.errors import UserError
-
 from conftest import create_database, drop_database, query
+from drgflow import config, db, generate, grouping, loader, roles, security, settlement, transform, validation
+from drgflow.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ def secured(tmp_path_factory) -> str:
 
 
 def _as(url: str, role: str, text: str):
-    with psycopg.connect(security.role_url(role, url)) as conn:
+    with psycopg.connect(roles.role_url(role, url)) as conn:
         return conn.execute(text).fetchall()
 
 
@@ -69,7 +68,7 @@ def test_a_hospital_sees_only_its_own_rows(secured):
     assert _as(secured, login, "select count(*) from hospital.security_probe") == expected
     assert _as(secured, login, f"select count(*) from hospital.security_probe where hospital_id = '{other}'") == [(0,)]
     # changing a setting or asking for another role does not widen what a hospital sees
-    with psycopg.connect(security.role_url(login, secured)) as conn:
+    with psycopg.connect(roles.role_url(login, secured)) as conn:
         conn.execute("set drgflow.hospital_id = %s" % psycopg.sql.quote(other))
         assert conn.execute("select count(distinct hospital_id) from hospital.security_probe").fetchone()[0] == 1
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -87,7 +86,7 @@ def test_hospital_views_survive_a_dbt_rebuild(secured):
 
 
 def test_loader_writes_raw_but_cannot_touch_marts(secured):
-    with psycopg.connect(security.role_url("drgflow_loader", secured)) as conn:
+    with psycopg.connect(roles.role_url("drgflow_loader", secured)) as conn:
         assert conn.execute("select count(*) from raw.cases").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from marts.security_probe")
@@ -97,10 +96,10 @@ def test_operation_log_is_append_only(secured):
     events = dict(query(secured, "select event, count(*) from audit.log group by event"))
     assert events.get("load", 0) >= 5 and events.get("special_review", 0) == 1 and events.get("roles") == 1
     for role in ("drgflow_loader", "drgflow_transformer"):
-        with psycopg.connect(security.role_url(role, secured)) as conn:
+        with psycopg.connect(roles.role_url(role, secured)) as conn:
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException)):
                 conn.execute("delete from audit.log")
-    with psycopg.connect(security.role_url("drgflow_loader", secured)) as conn:
+    with psycopg.connect(roles.role_url("drgflow_loader", secured)) as conn:
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException)):
             conn.execute("update audit.log set actor = 'someone else'")
 
@@ -178,11 +177,11 @@ def test_lookalike_hospital_ids_each_get_their_own_login(fresh_url, tmp_path):
 def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
     url = "postgresql://admin:pw@warehouse:5432/drgflow"
     monkeypatch.delenv("DRGFLOW_SERVICE_ROLES", raising=False)
-    assert security.service_url("loader", url) == url and security.service_url("transformer", None) is None
+    assert roles.service_url("loader", url) == url and roles.service_url("transformer", None) is None
     monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
     monkeypatch.setenv("DRGFLOW_TRANSFORMER_PASSWORD", "from-the-environment")
     monkeypatch.delenv("DRGFLOW_LOADER_PASSWORD", raising=False)
-    loader_params = psycopg.conninfo.conninfo_to_dict(security.service_url("loader", url))
+    loader_params = psycopg.conninfo.conninfo_to_dict(roles.service_url("loader", url))
     assert loader_params["user"] == "drgflow_loader" and "password" not in loader_params  # never the admin's
     assert loader_params["host"] == "warehouse" and loader_params["dbname"] == "drgflow"
     assert transform.dbt_env(url)["DRGFLOW_DB_USER"] == "drgflow_transformer"
@@ -191,9 +190,9 @@ def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
     assert transform.dbt_env(url)["DRGFLOW_DB_USER"] == "admin"
     monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "maybe")
     with pytest.raises(UserError, match="DRGFLOW_SERVICE_ROLES"):
-        security.service_url("loader", url)
+        roles.service_url("loader", url)
     with pytest.raises(ValueError):
-        security.service_url("analyst", url)
+        roles.service_url("analyst", url)
 
 
 def test_role_passwords_reach_the_server_as_scram_verifiers_only():
@@ -235,7 +234,7 @@ class _ActivityWatch(threading.Thread):
 
 def _denied(url: str, role: str, statement: str) -> bool:
     try:
-        with psycopg.connect(security.role_url(role, url)) as conn:
+        with psycopg.connect(roles.role_url(role, url)) as conn:
             conn.execute(statement)
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException):
         return True
@@ -254,7 +253,7 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
     dbt run with drgflow_transformer's. No statement of the admin reaches the warehouse meanwhile."""
     monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))  # SAMPLE-DRG + sample terminology: small
     monkeypatch.delenv("DRGFLOW_SCHEME", raising=False)
-    for role in security.SERVICES.values():
+    for role in roles.SERVICES.values():
         monkeypatch.delenv(f"{role.upper()}_PASSWORD", raising=False)
     name, url = create_database("drgflow_roles")
     watch = _ActivityWatch(name)
@@ -275,13 +274,13 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
             time.sleep(0.02)
         watch.start()
         # the loader's worker: its role's URL is the only one it has
-        monkeypatch.setenv("DRGFLOW_DATABASE_URL", security.role_url("drgflow_loader", url))
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", roles.role_url("drgflow_loader", url))
         results = loader.load_paths([data], None, progress=False)
         cases = [r for r in results if r.kind == "cases"]
         assert len(cases) == 4 and sum(r.rows_quarantined for r in cases) > 0
         validation.validate_pending(None, batch_id=cases[-1].batch_id, revalidate=True)
         # the transformer's
-        monkeypatch.setenv("DRGFLOW_DATABASE_URL", security.role_url("drgflow_transformer", url))
+        monkeypatch.setenv("DRGFLOW_DATABASE_URL", roles.role_url("drgflow_transformer", url))
         scheme = config.default_scheme()[0]
         assert scheme == "SAMPLE-DRG"
         assert sum(grouping.group_cases(None, scheme).values()) > 0
@@ -372,7 +371,7 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
             assert _denied(url, "drgflow_transformer", statement), statement
         assert query(url, "select status from audit.periods where period = '2024-06'") == [("closed",)]
         # reopening with a logged reason still works
-        with psycopg.connect(security.role_url("drgflow_transformer", url)) as conn:
+        with psycopg.connect(roles.role_url("drgflow_transformer", url)) as conn:
             conn.execute("insert into audit.period_events (period, action, reason) values ('2024-06', 'reopen', 'x')")
             conn.execute("update audit.periods set status = 'open' where period = '2024-06'")
     finally:
@@ -383,11 +382,11 @@ def test_a_service_role_runs_no_ddl_or_import_but_names_the_admin_step(tmp_path,
     """DRGFLOW_SERVICE_ROLES=on with only a role's URL: an uninitialised (or older) warehouse and missing reference
     data are UserErrors naming the admin's commands; nothing is created or imported as the role."""
     monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
-    for role in security.SERVICES.values():
+    for role in roles.SERVICES.values():
         monkeypatch.delenv(f"{role.upper()}_PASSWORD", raising=False)
     name, url = create_database("drgflow_noadmin")
     admin_env = config.env("DRGFLOW_DATABASE_URL")
-    loader_url, transformer_url = (security.role_url(r, url) for r in ("drgflow_loader", "drgflow_transformer"))
+    loader_url, transformer_url = (roles.role_url(r, url) for r in ("drgflow_loader", "drgflow_transformer"))
     try:
         security.init_roles(url, hospital_logins=False)     # the roles exist cluster-wide; makes this db current
         with db.transaction(url) as conn:
@@ -428,7 +427,7 @@ def test_a_service_role_runs_no_ddl_or_import_but_names_the_admin_step(tmp_path,
     try:
         monkeypatch.setenv("DRGFLOW_SERVICE_ROLES", "on")
         with pytest.raises(UserError, match=r"not initialised \(missing raw, audit.*drgflow db init"):
-            loader.load_paths([tmp_path], security.role_url("drgflow_loader", url), progress=False)
+            loader.load_paths([tmp_path], roles.role_url("drgflow_loader", url), progress=False)
         assert query(url, "select count(*) from pg_namespace where nspname in ('raw', 'audit')") == [(0,)]
     finally:
         drop_database(name)

@@ -9,14 +9,22 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
-from settlement_fixture import (BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics, regroup_fixture,
-                                write_case_grouping)
 
+from conftest import create_database, drop_database
 from drgflow import cli, config, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
-from drgflow.errors import UserError
-from drgflow.transform import DbtError, run_dbt
+from drgflow.errors import DbtError, UserError
+from drgflow.transform import run_dbt
+from settlement_fixture import (
+    BUDGETS,
+    SCORES,
+    build_city,
+    r2,
+    recompute,
+    recompute_statistics,
+    regroup_fixture,
+    write_case_grouping,
+)
 
 D = Decimal
 YEAR = 2024

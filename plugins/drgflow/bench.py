@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,8 +66,9 @@ r = loader.load_file("{file}", "{url}", progress=False)
 print(r.batch_id)
 """,
     "validate (rule catalogue in SQL + GX)": """
-from drgflow import loader, validation
-r = loader.LoadResult(path="{file}", kind="cases", batch_id={batch_id})
+from drgflow import validation
+from drgflow.batch import LoadResult
+r = LoadResult(path="{file}", kind="cases", batch_id={batch_id})
 validation.validate_batch(r, "{url}")
 print(r.rows_accepted, r.rows_quarantined)
 """,
@@ -127,10 +129,6 @@ def _load_scenario(n: int, work: Path, env: dict[str, str], version: str) -> lis
     baseline = None
     batch_id = None
     for stage, template in LOAD_STAGES.items():
-        if stage.startswith("validate") and not _has("drgflow.validation", "load_catalogue"):
-            continue
-        if stage.startswith("group") and not _has("drgflow.grouping", "group_cases"):
-            continue
         if stage.startswith("group"):
             _import_reference(url, version, env)
         secs, rss, out = _child(template.format(url=url, file=str(file), batch_id=batch_id, scheme=version), env)
@@ -189,24 +187,14 @@ def run(sizes: list[int], base_cases: int = 0, year_cases: int = 0, keep: bool =
     try:
         for n in sizes:
             rows += _load_scenario(n, work, env, version)
-        if base_cases and _has("drgflow.settlement", "settle"):
+        if base_cases:
             rows += _settlement_scenario(base_cases, year_cases, work, env, version)
     finally:
         if not keep:
-            import shutil
-
             shutil.rmtree(work, ignore_errors=True)
     report = _report(rows, version)
     (config.REPO_ROOT / "docs" / "benchmarks.md").write_text(report, encoding="utf-8")
     return report
-
-
-def _has(module: str, attr: str) -> bool:
-    try:
-        mod = __import__(module, fromlist=[attr])
-    except ImportError:
-        return False
-    return hasattr(mod, attr)
 
 
 def _machine() -> str:

@@ -7,7 +7,10 @@ import pkgutil
 import sys
 import warnings
 
+import psycopg
+
 from drgflow import __version__, commands
+from drgflow.errors import DbtError, LoadError, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from drgflow.errors import UserError
-    from drgflow.loader import LoadError
-    from drgflow.transform import DbtError
-
     try:
         return int(args.func(args) or 0)
     except (UserError, LoadError, DbtError) as exc:
@@ -45,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
         print("drgflow: interrupted; nothing half-done was kept (loads and runs are transactional)", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: a clear line, the detail in the log
-        import psycopg
-
         if isinstance(exc, psycopg.OperationalError):
             print(f"drgflow: error: cannot reach the database: {str(exc).strip()}", file=sys.stderr)
             return 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -13,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from drgflow import config
+from drgflow import config, contract, pseudonym, rawschema
 from drgflow.errors import UserError
 
 DEFAULT_DBNAME = "drgflow"
@@ -26,7 +27,7 @@ def pgdata_dir() -> Path:
 
 def _embedded_server():
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    import pgserver  # imported lazily: it is only needed without DRGFLOW_DATABASE_URL
+    import pgserver  # noqa: PLC0415 - optional: the embedded server
 
     pgdata = pgdata_dir()
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -150,9 +151,7 @@ def init_warehouse(url: str | None = None) -> None:
             conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.init'))")
             for f in _schema_files():
                 conn.execute(f.read_text(encoding="utf-8"))
-            from drgflow.loader import ensure_raw_tables
-
-            ensure_raw_tables(conn)
+            rawschema.ensure_raw_tables(conn)
             # upgrade of a warehouse from before: no key index on raw.cases (it only slowed loads; staging
             # finds a case's versions in the typed rows)
             conn.execute("drop index if exists raw.cases_case_key")
@@ -175,13 +174,11 @@ def _schema_files() -> list[Path]:
 
 def schema_fingerprint() -> str:
     """sha256 of the DDL init_warehouse runs (sql/NN_*.sql, the raw tables, the pseudonym trigger)."""
-    from drgflow import contract, loader, pseudonym
-
     digest = hashlib.sha256()
     for f in _schema_files():
         digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     for kind in contract.FILE_KINDS:
-        digest.update(loader.raw_table_ddl(kind).encode())
+        digest.update(rawschema.raw_table_ddl(kind).encode())
     digest.update(pseudonym.TRIGGER_SQL.encode())
     return digest.hexdigest()[:16]
 
@@ -199,8 +196,6 @@ def may_init(conn: psycopg.Connection) -> bool:
 
 def require_initialised(conn: psycopg.Connection) -> None:
     """Raise UserError unless the warehouse was initialised by this drgflow: catalog lookups only, no DDL."""
-    from drgflow import contract
-
     user, marker, schemas, tables = conn.execute(
         "select current_user, obj_description(to_regnamespace('audit'), 'pg_namespace'),"
         " array(select s from unnest(%s::text[]) s where to_regnamespace(s) is null),"
@@ -235,7 +230,7 @@ def stop() -> str:
         return "DRGFLOW_DATABASE_URL is set: the external server is not ours to stop"
     if not _embedded_running():
         return "embedded PostgreSQL is not running"
-    import pgserver._commands as commands
+    import pgserver._commands as commands  # noqa: PLC0415 - optional: the embedded server
 
     user = "pgserver" if _is_root() else None
     commands.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata_dir(), user=user)
@@ -243,15 +238,13 @@ def stop() -> str:
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0
 
 
 def pg_binary(name: str) -> str:
     """Path of a PostgreSQL client program (pg_dump, psql …) matching the server."""
     try:
-        import pgserver._commands as commands
+        import pgserver._commands as commands  # noqa: PLC0415 - optional: the embedded server
 
         candidate = Path(commands.POSTGRES_BIN_PATH) / name
         if candidate.exists():

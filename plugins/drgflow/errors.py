@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class LoadError(Exception):
     """A file that cannot be loaded; the message names the file, the line and the problem."""
+
+
+class DbtError(Exception):
+    """dbt failed; the message names the failing nodes."""

@@ -2,8 +2,11 @@
 (intermediate/grouping → marts.case_grouping) for one scheme version."""
 from __future__ import annotations
 
-from drgflow import db
+from drgflow import config, db
 from drgflow.errors import UserError
+from drgflow.schemes.importer import import_scheme, scheme_imported, scheme_path
+from drgflow.schemes.terminology import import_terminology
+from drgflow.transform import run_dbt
 
 MODELS = "+case_grouping"
 
@@ -13,10 +16,6 @@ def ensure_reference(url: str, scheme_version: str) -> None:
 
     With DRGFLOW_SERVICE_ROLES on, a service role imports nothing (ref is the admin's): missing reference
     data is a UserError naming the admin's command."""
-    from drgflow import config
-    from drgflow.schemes.importer import import_scheme, scheme_imported, scheme_path
-    from drgflow.schemes.terminology import import_terminology
-
     db.init_warehouse(url)
     with db.connect(url) as conn:
         empty = conn.execute("select not exists (select 1 from ref.dx_variant_map)").fetchone()[0]
@@ -43,8 +42,6 @@ def ensure_reference(url: str, scheme_version: str) -> None:
 def group_cases(url: str | None, scheme_version: str) -> dict[str, int]:
     """Group every accepted case (staging.stg_raw__cases) with `scheme_version` into marts.case_grouping,
     replacing that version's rows only. Returns counts by group_status (grouped / qy / ungroupable)."""
-    from drgflow.transform import run_dbt
-
     if not scheme_version:
         raise UserError("no scheme version given")
     url = url or db.database_url()

@@ -12,50 +12,32 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
 
-from drgflow import audit, config, contract, db, filescan, pseudonym, security
+from drgflow import (
+    audit,
+    config,
+    contract,
+    db,
+    filescan,
+    pseudonym,
+    rawschema,
+    roles,
+    validation,
+)
+from drgflow.batch import LoadResult
 from drgflow.errors import LoadError
 
 CHUNK = filescan.CHUNK
 LOAD_LOCK = "drgflow.load"
 
 
-@dataclass
-class LoadResult:
-    path: str
-    kind: str
-    batch_id: int | None
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_quarantined: int = 0
-    rows_warned: int = 0
-    skipped: bool = False          # same file already loaded
-    encoding: str = "UTF8"
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
-
-def raw_table_ddl(kind: str) -> str:
-    cols = ",\n    ".join(f"{c} text" for c in contract.FILE_KINDS[kind])
-    return f"""
-create table if not exists raw.{kind} (
-    batch_id   bigint not null default current_setting('drgflow.batch_id')::bigint,
-    source_row bigint not null default nextval('raw.source_row_seq'),
-    {cols},
-    primary key (batch_id, source_row)
-);"""
-
-
-def ensure_raw_tables(conn: psycopg.Connection) -> None:
-    db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
-    conn.execute(db_ddl)
-    conn.execute(pseudonym.TRIGGER_SQL)
 
 
 def read_header(path: Path, encoding: str) -> tuple[list[str], int]:
@@ -183,7 +165,7 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
         f = _inspect(path, handle)
         result = LoadResult(path=str(path), kind=f.kind, batch_id=None, encoding=f.scan.encoding)
         # DRGFLOW_SERVICE_ROLES on: as drgflow_loader, which has no DDL rights (init-roles made the tables)
-        with db.connect(security.service_url("loader", url)) as conn:
+        with db.connect(roles.service_url("loader", url)) as conn:
             try:
                 with conn.transaction():
                     _load_in_transaction(conn, f, result, progress)
@@ -198,7 +180,7 @@ def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult,
     sha, kind, encoding = f.scan.sha256, f.kind, f.scan.encoding
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
     if not config.service_roles():
-        ensure_raw_tables(conn)
+        rawschema.ensure_raw_tables(conn)
     previous = conn.execute(
         "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
         " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),
@@ -284,8 +266,6 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
     for f, _ in sorted(files, key=lambda item: order[item[1]]):
         res = load_file(f, url, progress=progress)
         if validate and res.kind == "cases" and not res.skipped:
-            from drgflow import validation
-
             validation.validate_batch(res, url)
         results.append(res)
     return results

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from drgflow import config, db, generate, loader, transform
+from drgflow import config, db, generate, grouping, loader, settlement, transform
+from drgflow.reports import build_reports
 
 DEMO_YEARS = [2021, 2022, 2023, 2024]
 
@@ -47,9 +48,6 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     with db.connect(url) as conn:
         out["cases_in_staging"] = conn.execute("select count(*) from staging.stg_raw__cases").fetchone()[0]
     year = DEMO_YEARS[-1]
-    from drgflow import grouping, settlement
-    from drgflow.reports import build_reports
-
     _step(f"group with {version}")
     out["grouping"] = grouping.group_cases(url, scheme_for_year(year, url))
     _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
@@ -109,8 +107,6 @@ def scheme_for_year(year: int, url: str) -> str:
 def run_period(year: int, month: int | None = None, url: str | None = None, reports: bool = True) -> dict:
     """Everything for one period, in order: group (with the year's scheme), calibrate if the year has no
     calibration yet, settle the month or the year, build the reports."""
-    from drgflow import grouping, settlement
-
     url = url or db.database_url()
     db.init_warehouse(url)
     period = f"{year:04d}-{month:02d}" if month else f"{year:04d}"
@@ -121,8 +117,6 @@ def run_period(year: int, month: int | None = None, url: str | None = None, repo
     out["settlement"] = settlement.settle(year, month, url)
     if reports:
         _step(f"reports {period}")
-        from drgflow.reports import build_reports
-
         out["reports"] = build_reports(period, url)
     return out
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
 import os
@@ -15,6 +16,8 @@ from psycopg import sql
 
 from drgflow import audit, config, db
 from drgflow.errors import UserError
+from drgflow.schemes.importer import import_scheme, scheme_path
+from drgflow.schemes.terminology import import_terminology
 
 ROLES = {
     "drgflow_loader": "loads and validates files: writes raw and the load/validation tables of audit",
@@ -75,10 +78,6 @@ alter default privileges in schema ref grant select on tables to drgflow_transfo
 
 grant usage on schema hospital to drgflow_hospital;
 """
-
-#: the services and the role each connects as when DRGFLOW_SERVICE_ROLES is on
-SERVICES = {"loader": "drgflow_loader", "transformer": "drgflow_transformer"}
-
 
 def _role_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone() is not None
@@ -166,8 +165,6 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
 def configured_schemes() -> list[str]:
     """Scheme versions the services group with: the environment's (DRGFLOW_SCHEME / default_scheme) and every
     version a per-year row of the policy seed names (seeds/policy_parameters.csv)."""
-    import csv
-
     versions = [config.default_scheme()[0]]
     seed = config.dbt_project_dir() / "seeds" / "policy_parameters.csv"
     if seed.is_file():
@@ -180,9 +177,6 @@ def import_reference(url: str | None = None, schemes: list[str] | None = None) -
     """The admin's reference step (with DRGFLOW_SERVICE_ROLES on the services import nothing): the terminology
     when ref has none, and each scheme version (`schemes`, default configured_schemes) unless the same pack
     files are imported already. Run as the warehouse admin after `drgflow db init`."""
-    from drgflow.schemes.importer import import_scheme, scheme_path
-    from drgflow.schemes.terminology import import_terminology
-
     url = url or db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:
@@ -219,29 +213,6 @@ def _set_passwords(conn: psycopg.Connection) -> None:
         password = config.env(f"{role.upper()}_PASSWORD")
         if password and role != "drgflow_hospital":
             _set_password(conn, role, password)
-
-
-def service_url(service: str, url: str | None = None) -> str | None:
-    """The URL a service connects with: its role's (role_url) when DRGFLOW_SERVICE_ROLES is on, else `url`
-    unchanged. Services: loader (load, validate), transformer (dbt, calibrate, settle, close, reopen)."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r} (one of {', '.join(SERVICES)})")
-    if not config.service_roles():
-        return url
-    return role_url(SERVICES[service], url)
-
-
-def role_url(role: str, url: str | None = None) -> str:
-    """The warehouse URL with another user (password from DRGFLOW_<ROLE>_PASSWORD when the server needs one)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(url or db.database_url())
-    params["user"] = role
-    password = config.env(f"{role.upper()}_PASSWORD")
-    params.pop("password", None)
-    if password:
-        params["password"] = password
-    return make_conninfo(**params)
 
 
 def backup(path: Path, url: str | None = None) -> Path:

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import psycopg
 
-from drgflow import audit, config, db, security
+from drgflow import audit, config, db, roles
 from drgflow.errors import UserError
 from drgflow.transform import run_dbt
 
@@ -184,7 +184,7 @@ def calibrate(year: int, url: str | None = None, build: bool = True) -> dict:
     """
     url = url or db.database_url()
     db.init_warehouse(url)
-    url = security.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
+    url = roles.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
     with _locked(url) as conn:
         closed = _closed_months(conn, year)
         if closed:
@@ -276,7 +276,7 @@ def settle(year: int, month: int | None = None, url: str | None = None, build: b
     """
     url = url or db.database_url()
     db.init_warehouse(url)
-    url = security.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
+    url = roles.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
     period = _period(year, month)
     with _locked(url) as conn:
         if _closed(conn, period):
@@ -397,7 +397,7 @@ def close_period(period: str, url: str | None = None) -> dict:
     period = _period(year, month)
     url = url or db.database_url()
     db.init_warehouse(url)
-    url = security.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
+    url = roles.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
     with _locked(url) as conn:
         row = conn.execute("select status, settle_run_id from audit.periods where period = %s",
                            (period,)).fetchone()
@@ -475,7 +475,7 @@ def reopen_period(period: str, reason: str, url: str | None = None) -> dict:
         raise UserError("reopening a period needs a reason (--reason \"...\")")
     url = url or db.database_url()
     db.init_warehouse(url)
-    url = security.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
+    url = roles.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
     with _locked(url) as conn:
         if not _closed(conn, period):
             raise UserError(f"period {period} is not closed")

@@ -5,21 +5,17 @@ import json
 import os
 from typing import Any
 
-from drgflow import config, db, security
-
+from drgflow import config, db, roles
+from drgflow.errors import DbtError
 
 #: the dbt commands that run nodes (their run_results.json is written by run_dbt)
 RUN_COMMANDS = ("run", "build", "seed", "test", "snapshot")
 
 
-class DbtError(Exception):
-    """dbt failed; the message names the failing nodes."""
-
-
 def dbt_env(url: str | None = None) -> dict[str, str]:
     """The profile's connection (profiles.yml reads these): the transformer role's when DRGFLOW_SERVICE_ROLES
-    is on (drgflow.security.service_url), else the warehouse URL's."""
-    params = db.conn_params(security.service_url("transformer", url))
+    is on (drgflow.roles.service_url), else the warehouse URL's."""
+    params = db.conn_params(roles.service_url("transformer", url))
     return {
         "DRGFLOW_DB_HOST": params["host"], "DRGFLOW_DB_PORT": params["port"],
         "DRGFLOW_DB_USER": params["user"], "DRGFLOW_DB_PASSWORD": params["password"],
@@ -41,7 +37,7 @@ def target_dir(url: str | None = None) -> str:
 def run_dbt(args: list[str], url: str | None = None, vars: dict[str, Any] | None = None,
             quiet: bool = True) -> Any:
     """Invoke dbt in-process, e.g. run_dbt(["build", "--select", "staging"]). Raises DbtError on failure."""
-    from dbt.cli.main import dbtRunner
+    from dbt.cli.main import dbtRunner  # noqa: PLC0415 - dbt imports slowly; dbt runs only
 
     url = url or db.database_url()
     project = str(config.dbt_project_dir())

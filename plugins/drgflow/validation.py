@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
+import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,8 +28,11 @@ import yaml
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from drgflow import config, contract, db
+from drgflow import config, contract, db, roles
+from drgflow.batch import LoadResult
 from drgflow.errors import UserError
+from drgflow.schemes import terminology
+from drgflow.schemes.pack import load_pack
 
 GX_DIR = config.REPO_ROOT / "expectations"
 CATALOGUE = GX_DIR / "rules" / "case_rules.yml"
@@ -244,7 +248,7 @@ def _flags_sql(cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]], ct
     typed += [f"{_typed(col, 'money', decimals)} as {col}" for col in _MONEY_COLS]
     # the same parser as the staging macro code_list()
     typed += ["audit.parse_code_list(c.dx_codes) as dx_list", "audit.parse_code_list(c.px_codes) as px_list"]
-    typed_sql = (f"create unlogged table audit.case_typed as\nselect c.source_row,\n       "
+    typed_sql = ("create unlogged table audit.case_typed as\nselect c.source_row,\n       "
                  + ",\n       ".join(typed) + f"\nfrom raw.cases c where c.batch_id = {b}")
     # text columns under their own names for rule expressions (same values as t_*)
     text_alias = ", ".join(f"t.t_{col} as {col}" for col in _TEXT_COLS)
@@ -281,7 +285,7 @@ def _flags_sql(cat: Catalogue, batch_id: int, active: list[tuple[Rule, str]], ct
         union select 'px', code from {px_cat} k where code is not null
         union select 'px', m.variant from {px_map} m join {px_cat} k on k.code = m.code"""
     known_sql = f"create unlogged table audit.rule_known_codes as {known}"
-    unknown_sql = f"""
+    unknown_sql = """
 create unlogged table audit.rule_unknown_codes as
 select u.source_row,
        string_agg(u.code, '|') filter (where u.kind = 'dx') as unknown_dx,
@@ -399,17 +403,11 @@ def ensure_terminology(url: str) -> None:
         raise UserError("the terminology is not imported (ref.dx_catalogue / ref.px_catalogue empty), and "
                         "DRGFLOW_SERVICE_ROLES is on: the services do not import reference data. Run "
                         "`drgflow terminology import` as the warehouse admin (deploy/airflow-init.sh does it)")
-    try:
-        module = importlib.import_module("drgflow.schemes.terminology")
-    except ImportError:
-        return
-    module.import_terminology(url)
+    terminology.import_terminology(url)
 
 
 @functools.lru_cache(maxsize=4)
 def _scheme_mdc_lists(folder: str, version: str) -> dict[str, tuple[str, ...]]:
-    from drgflow.schemes.pack import load_pack
-
     pack = load_pack(Path(folder), version)
     return {code: tuple(m.principal_dx) for code, m in pack.mdcs.items()}
 
@@ -504,7 +502,7 @@ def gx_output_dir(url: str) -> Path:
 
 def sqlalchemy_url(url: str) -> str:
     """The warehouse URL in SQLAlchemy form (psycopg 3 driver), socket directories included."""
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL  # noqa: PLC0415 - for GX only
 
     p = conninfo_to_dict(url)
     host = str(p.get("host") or "localhost")
@@ -522,7 +520,7 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def _gx_context(url: str):
-    import great_expectations as gx
+    import great_expectations as gx  # noqa: PLC0415 - GX imports slowly; validation only
 
     return gx.get_context(mode="file", context_root_dir=str(GX_DIR))
 
@@ -530,8 +528,8 @@ def _gx_context(url: str):
 def build_suite(cat: Catalogue, active: list[tuple[Rule, str]], fingerprint: str = ""):
     """The GX suite of the catalogue: row count (a run parameter) plus one expect_column_values_to_be_null
     per active rule, severity critical (reject) or warning (warn)."""
-    import great_expectations as gx
-    from great_expectations.expectations.metadata_types import FailureSeverity
+    import great_expectations as gx  # noqa: PLC0415 - GX imports slowly; validation only
+    from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: PLC0415 - GX imports slowly; validation only
 
     suite = gx.ExpectationSuite(name=SUITE_NAME, meta={"catalogue": cat.name, "catalogue_version": cat.version,
                                                        "fingerprint": fingerprint})
@@ -552,11 +550,8 @@ def build_suite(cat: Catalogue, active: list[tuple[Rule, str]], fingerprint: str
 def _checkpoint(context, cat: Catalogue, active: list[tuple[Rule, str]]):
     """The checkpoint validate_case_batch, rebuilt (suite, validation definition, checkpoint) only when
     the active rules changed: rewriting them for every batch cost more than validating a small one."""
-    import hashlib
-    import json
-
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    import great_expectations as gx  # noqa: PLC0415 - GX imports slowly; validation only
+    from great_expectations.checkpoint import UpdateDataDocsAction  # noqa: PLC0415 - GX imports slowly; validation only
 
     fingerprint = hashlib.sha256(json.dumps(
         [cat.version, [(r.id, r.severity, r.message(), r.check) for r, _ in active]],
@@ -589,7 +584,7 @@ def _checkpoint(context, cat: Catalogue, active: list[tuple[Rule, str]]):
 def run_gx(url: str, cat: Catalogue, active: list[tuple[Rule, str]], batch_id: int, file_name: str,
            rows: int) -> tuple[bool, Path, dict[str, int]]:
     """Validate audit.rule_flags with GX and update Data Docs: (success, page path, unexpected count per rule)."""
-    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415 - GX imports slowly; validation only
 
     out = gx_output_dir(url)
     env = {"DRGFLOW_GX_OUTPUT": str(out), "DRGFLOW_GX_CONNECTION": sqlalchemy_url(url)}
@@ -624,9 +619,7 @@ def validate_batch(result, url: str | None = None) -> None:
     started = time.monotonic()
     cat = load_catalogue()
     ensure_terminology(url)     # a reference import: the admin's (a service role only checks)
-    from drgflow import security
-
-    url = security.service_url("loader", url)   # DRGFLOW_SERVICE_ROLES on: the rest runs as drgflow_loader
+    url = roles.service_url("loader", url)   # DRGFLOW_SERVICE_ROLES on: the rest runs as drgflow_loader
     batch_id = int(result.batch_id)
     with db.connect(url, autocommit=True) as lock_conn:
         # one validation at a time per warehouse: audit.rule_flags holds the batch being validated
@@ -800,8 +793,6 @@ def _skip_reason(rule: Rule) -> str:
 
 def validate_pending(url: str | None = None, batch_id: int | None = None, revalidate: bool = False) -> list:
     """Validate loaded case batches not validated yet (or one batch; revalidate=True redoes validated ones)."""
-    from drgflow.loader import LoadResult
-
     url = url or db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drgflow import db
+from drgflow.validation import gx_output_dir, sqlalchemy_url
 
 CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
 
@@ -24,13 +25,13 @@ class OutputChecksFailed(Exception):
 
 def _checks(kind: str, period: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
     """check id -> (table, where, expectation) for a monthly/annual settlement or an annual calibration."""
-    import great_expectations as gx
+    import great_expectations as gx  # noqa: PLC0415 - GX imports slowly; validation only
 
     e = gx.expectations
     year = int(period["settlement_year"])
     if kind == "monthly":
         p = period["period"]
-        cp, sm = (f"marts.case_points", f"settlement_year = {year} and period = '{p}'"), \
+        cp, sm = ("marts.case_points", f"settlement_year = {year} and period = '{p}'"), \
                  ("marts.settlement_monthly", f"period = '{p}'")
         return {
             "case_points_present": (*cp, e.ExpectTableRowCountToBeBetween(min_value=1)),
@@ -85,9 +86,7 @@ def run_output_checks(kind: str, period: dict[str, Any], url: str | None = None)
     """Run the period's GX checks; write the result JSON under DRGFLOW_HOME/gx/<db>/output_checks/.
 
     Raises OutputChecksFailed naming the period and the failed checks."""
-    import great_expectations as gx
-
-    from drgflow.validation import sqlalchemy_url
+    import great_expectations as gx  # noqa: PLC0415 - GX imports slowly; validation only
 
     url = url or db.database_url()
     checks = _checks(kind, period)
@@ -118,8 +117,6 @@ def run_output_checks(kind: str, period: dict[str, Any], url: str | None = None)
 
 
 def _write_result(kind: str, period: dict[str, Any], url: str, outcome: dict[str, Any]) -> Path:
-    from drgflow.validation import gx_output_dir
-
     folder = gx_output_dir(url) / "output_checks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{kind}_{period['period']}.json"

@@ -15,11 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from drgflow.airflow import tasks
+from drgflow.airflow.checks import run_output_checks
+from drgflow.airflow.dbt import dbt_task_group
 from drgflow.airflow.timetables import TZ, TZ_NAME, PeriodTimetable
 
 #: emitted when claims_ingest accepted new cases; analysts' DAGs can schedule on it
@@ -132,8 +133,6 @@ def _period_task(kind: str, skip_if: str) -> Any:
 
 def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, description: str, select: list[str],
                     asset: Asset, grouping_select: list[str] | None, close_default: bool) -> DAG:
-    from drgflow.airflow.dbt import dbt_task_group
-
     with DAG(
         dag_id=dag_id, description=description, schedule=timetable, start_date=START, catchup=False,
         max_active_runs=1, default_args=default_args(), tags=["drgflow", "settlement"],
@@ -166,8 +165,6 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
 
         @task
         def check_outputs(period: dict[str, Any]) -> dict[str, Any]:
-            from drgflow.airflow.checks import run_output_checks
-
             return run_output_checks(kind, period)
 
         checked = check_outputs(period)

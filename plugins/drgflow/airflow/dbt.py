@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drgflow import config
+from drgflow import config, db, transform
 
 PROFILE = "drgflow"
 TARGET = "warehouse"
@@ -72,8 +72,6 @@ def ensure_manifest() -> Path:
 
 def runtime_interceptor(context: Any, operator: Any) -> None:
     """Cosmos interceptor: the warehouse connection and the period's dbt vars, resolved in the worker."""
-    from drgflow import db, transform
-
     operator.env = {**(operator.env or {}), **transform.dbt_env(db.database_url())}
     period = context["ti"].xcom_pull(task_ids="period")
     if not period:
@@ -86,8 +84,20 @@ def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None =
 
     Models retry (a lost connection or lock timeout is worth another try); the test task does not (a failed
     data test is a finding, not a glitch)."""
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+    from cosmos import (  # noqa: PLC0415 - cosmos imports Airflow: DAG parsing only
+        DbtTaskGroup,
+        ExecutionConfig,
+        ProfileConfig,
+        ProjectConfig,
+        RenderConfig,
+    )
+    from cosmos.constants import (  # noqa: PLC0415 - as above
+        ExecutionMode,
+        InvocationMode,
+        LoadMode,
+        TestBehavior,
+        TestIndirectSelection,
+    )
 
     project = config.dbt_project_dir()
     group = DbtTaskGroup(

@@ -3,6 +3,7 @@ settlement period of a run, guards, recording and publishing through drgflow.set
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import shutil
 import time
@@ -11,16 +12,12 @@ from typing import Any
 
 import pendulum
 
-from drgflow import config, db
+from drgflow import config, contract, db, grouping, loader, reports, settlement
 
 log = logging.getLogger(__name__)
 TZ_NAME = "Asia/Shanghai"
 #: load order: reference tables before the cases that need them (as drgflow.loader.load_paths does)
 KIND_ORDER = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
-
-
-class NotAvailableYet(RuntimeError):
-    """A package function this task calls has not landed yet."""
 
 
 # ------------------------------------------------------------------------------------------------ ingest
@@ -52,8 +49,6 @@ def _set_aside(path: Path, folder: Path) -> Path:
 
 
 def _kind(path: Path) -> str | None:
-    from drgflow import contract, loader
-
     header, _ = loader.read_header(path, loader.scan_encoding_quick(path))
     return contract.kind_of_header(header)
 
@@ -62,8 +57,6 @@ def ingest_files(paths: list[str], url: str | None = None) -> dict[str, Any]:
     """Load and validate each file (drgflow.loader.load_paths), one at a time so one refused file does not stop
     the others. Loaded files go to processed/, refused ones to refused/ with <name>.error.txt next to them.
     Anything other than a refused file (database down, bug) fails the task and leaves the file in place."""
-    from drgflow import loader
-
     url = url or db.database_url()
     landing = landing_dir()
     ordered: list[tuple[int, Path]] = []
@@ -149,23 +142,13 @@ def closed_months(year: int, url: str | None = None) -> list[str]:
             (f"{year:04d}-%",)).fetchall()]
 
 
-def require(module: str, name: str) -> Any:
-    """A function of a package module, or NotAvailableYet saying which one is missing."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(f"drgflow.{module}"), name)
-    except (ImportError, AttributeError):
-        raise NotAvailableYet(f"drgflow.{module}.{name} is not available yet in this checkout") from None
-
-
 def prepare_reference(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
     """Warehouse schemas, terminology and the scheme version in ref (idempotent) before the grouping models."""
     url = url or db.database_url()
     db.init_warehouse(url)
     if not period.get("scheme_version"):
         raise RuntimeError("no grouping scheme configured (DRGFLOW_SCHEME)")
-    require("grouping", "ensure_reference")(url, period["scheme_version"])
+    grouping.ensure_reference(url, period["scheme_version"])
     with db.connect(url) as conn:
         cases = conn.execute("select count(*) from raw.cases").fetchone()[0]
     if cases == 0:
@@ -183,21 +166,21 @@ def ensure_calibration(period: dict[str, Any], url: str | None = None) -> dict[s
             conn.execute("select 1 from audit.calibrations where settlement_year = %s", (year,)).fetchone()
     if exists:
         return {"calibrated": False, "year": year}
-    result = require("settlement", "calibrate")(year, url=url)
+    result = settlement.calibrate(year, url=url)
     return {"calibrated": True, "year": year, "run_id": result.get("run_id")}
 
 
 def record_settlement(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
     """Record the period as settled (drgflow.settlement.settle: audit.runs, audit.run_inputs, audit.periods).
     The figures were built by the DAG's dbt tasks and passed its output checks: record them, don't rebuild."""
-    fn = require("settlement", "settle")
+    fn = settlement.settle
     out = fn(int(period["settlement_year"]), period["settlement_month"], url=url or db.database_url(),
              build=False)
     return _jsonable(out)
 
 
 def record_calibration(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
-    fn = require("settlement", "calibrate")
+    fn = settlement.calibrate
     return _jsonable(fn(int(period["settlement_year"]), url=url or db.database_url(), build=False))
 
 
@@ -206,45 +189,18 @@ def publish(period: dict[str, Any], close: bool, docs: bool = True, url: str | N
     url = url or db.database_url()
     out: dict[str, Any] = {"period": period["period"], "reports": write_reports(period, url, docs=docs)}
     if close:
-        out["close"] = _jsonable(require("settlement", "close_period")(period["period"], url=url))
+        out["close"] = _jsonable(settlement.close_period(period["period"], url=url))
     return out
 
 
 def write_reports(period: dict[str, Any], url: str | None = None, docs: bool = True) -> list[str]:
-    """The period's reports (drgflow.reports: statements, regional report, index, dbt docs when `docs`);
-    CSV extracts of the period's marts when that module is not in the checkout."""
+    """The period's reports (drgflow.reports: statements, regional report, index, dbt docs when `docs`)."""
     url = url or db.database_url()
-    try:
-        from drgflow import reports  # type: ignore[attr-defined]
-    except ImportError:
-        reports = None
-    fn = getattr(reports, "write_period_reports", None) if reports else None
-    if fn is not None:
-        return [str(p) for p in fn(period["period"], url=url, docs=docs)]
-    folder = config.reports_dir() / period["period"]
-    folder.mkdir(parents=True, exist_ok=True)
-    year = int(period["settlement_year"])
-    if period["settlement_month"]:
-        extracts = {"settlement_monthly": f"select * from marts.settlement_monthly where period = '{period['period']}'"
-                                          " order by region_code, hospital_id"}
-    else:
-        extracts = {"settlement_annual": f"select * from marts.settlement_annual where settlement_year = {year} "
-                                         "order by region_code, hospital_id"}
-    written = []
-    with db.connect(url) as conn, conn.cursor() as cur:
-        for name, query in extracts.items():
-            path = folder / f"{name}_{period['period']}.csv"
-            with path.open("wb") as handle, cur.copy(f"copy ({query}) to stdout (format csv, header)") as copy:
-                for chunk in copy:
-                    handle.write(chunk)
-            written.append(str(path))
-    return written
+    return [str(p) for p in reports.write_period_reports(period["period"], url=url, docs=docs)]
 
 
 def _jsonable(value: Any) -> Any:
     """Settlement results carry Decimals; XCom wants JSON."""
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from pendulum import DateTime
-
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
+from pendulum import DateTime
 
 TZ_NAME = "Asia/Shanghai"
 TZ = pendulum.timezone(TZ_NAME)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drgflow import config, db
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("terminology", help="load the diagnosis/procedure catalogues and variant maps into ref")
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_terminology(args: argparse.Namespace) -> int:
-    from drgflow.schemes.terminology import import_terminology
+    from drgflow.schemes.terminology import import_terminology  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     r = import_terminology(folder=args.folder)
     kind = "sample terminology (no ../shared)" if r["sample"] else "terminology"
@@ -40,7 +42,7 @@ def cmd_terminology(args: argparse.Namespace) -> int:
 
 
 def cmd_scheme_import(args: argparse.Namespace) -> int:
-    from drgflow.schemes.importer import import_scheme
+    from drgflow.schemes.importer import import_scheme  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     r = import_scheme(args.path, args.scheme_version, force=args.force)
     if r.get("skipped"):
@@ -62,8 +64,6 @@ def cmd_scheme_import(args: argparse.Namespace) -> int:
 
 
 def cmd_scheme_list(args: argparse.Namespace) -> int:
-    from drgflow import db
-
     url = db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:
@@ -77,8 +77,7 @@ def cmd_scheme_list(args: argparse.Namespace) -> int:
 
 
 def cmd_group(args: argparse.Namespace) -> int:
-    from drgflow import config
-    from drgflow.grouping import group_cases
+    from drgflow.grouping import group_cases  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     version = args.scheme or config.default_scheme()[0]
     counts = group_cases(None, version)

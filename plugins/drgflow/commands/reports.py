@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from drgflow.reports import build_reports
+    from drgflow.reports import build_reports  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     paths = build_reports(args.period, docs=not args.no_docs)
     print(json.dumps(paths, ensure_ascii=False, indent=2))

@@ -10,14 +10,18 @@ from pathlib import Path
 
 from drgflow import config, db
 from drgflow.errors import UserError
+from drgflow.reports.common import parse_period
+from drgflow.reports.docs import build_dbt_docs
+from drgflow.reports.index import build_index
+from drgflow.reports.regional import build_regional
+from drgflow.reports.statements import build_statements
+from drgflow.validation import gx_output_dir
 
 __all__ = ["build_reports", "write_period_reports"]
 
 
 def data_docs_page(url: str) -> Path | None:
     """The GX Data Docs index that drgflow.validation writes for this warehouse, if it exists."""
-    from drgflow.validation import gx_output_dir
-
     page = gx_output_dir(url) / "data_docs" / "index.html"
     return page if page.exists() else None
 
@@ -32,12 +36,6 @@ def build_reports(period: str, url: str | None = None, *, out_dir: Path | None =
     Returns the paths as strings (JSON-serialisable for Airflow XCom): index, period, regional,
     statements {hospital: {xlsx, html}}, dbt_docs, data_docs (None before any validation), seconds.
     """
-    from drgflow.reports.common import parse_period
-    from drgflow.reports.docs import build_dbt_docs
-    from drgflow.reports.index import build_index
-    from drgflow.reports.regional import build_regional
-    from drgflow.reports.statements import build_statements
-
     started = time.monotonic()
     year, month = parse_period(period)
     period = f"{year:04d}-{month:02d}" if month else f"{year:04d}"

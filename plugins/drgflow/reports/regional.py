@@ -12,7 +12,14 @@ import psycopg
 
 from drgflow.contract import FEE_COLUMNS, FEE_LABELS_ZH
 from drgflow.reports import charts, html
-from drgflow.reports.common import CASE_TYPE_SHORT, CASE_TYPES, CASE_TYPE_ZH, parse_period, relation_exists, rows
+from drgflow.reports.common import (
+    CASE_TYPE_SHORT,
+    CASE_TYPE_ZH,
+    CASE_TYPES,
+    parse_period,
+    relation_exists,
+    rows,
+)
 
 TOP_N = 10
 NO_DATA = "<p class=\"note\">无数据 no data for this period.</p>"

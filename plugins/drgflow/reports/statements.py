@@ -19,7 +19,14 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from drgflow import excel
 from drgflow.reports import html
-from drgflow.reports.common import CASE_TYPE_ZH, CASE_TYPES, GROUP_STATUS_ZH, parse_period, rows, safe_name
+from drgflow.reports.common import (
+    CASE_TYPE_ZH,
+    CASE_TYPES,
+    GROUP_STATUS_ZH,
+    parse_period,
+    rows,
+    safe_name,
+)
 
 MONEY, POINTS, PV, RATIO, INT = "#,##0.00", "#,##0.0000", "0.000000", "0.0000", "#,##0"
 
