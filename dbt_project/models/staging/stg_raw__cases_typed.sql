@@ -1,5 +1,5 @@
 -- Every raw case row in typed columns. Validation parses each row once and keeps the typed row in
--- audit.cases_typed (plugins/drgflow/validation.py), so this view only reads it. A batch validation has not
+-- audit.cases_typed (plugins/drgflow/validation/rows.py), so this view only reads it. A batch validation has not
 -- typed (loaded with --no-validate, or validated before audit.cases_typed existed) is parsed here, with the
 -- same parsers (audit.parse_*, macros/safe_casts.sql): on every read, so validating it is the fast path.
 -- rejected: a reject rule failed (validation's flag; for a parsed batch, a reject row in audit.quarantine).
