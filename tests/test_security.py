@@ -18,6 +18,7 @@ import pytest
 from conftest import create_database, drop_database, query
 from drgflow import config, db, generate, grouping, loader, roles, security, settlement, transform, validation
 from drgflow.errors import UserError
+from drgflow.security import passwords
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,34 @@ def test_backup_restore_round_trip_is_identical(secured, tmp_path):
             conn.execute(f'drop database if exists "{target_name}" with (force)')
 
 
+def test_restore_onto_a_server_without_the_roles_and_a_failed_restore_keeps_nothing(secured, tmp_path):
+    """Issue 18 #10: a backup naming roles this server lacks restores (privileges are applied afresh by
+    init-roles), and a restore that fails leaves no database behind, so a retry starts clean."""
+    ghost = f"drgflow_ghost_{os.getpid()}"
+    with psycopg.connect(secured, autocommit=True) as conn:
+        conn.execute(f"create role {ghost}")
+        conn.execute(f"grant select on raw.cases to {ghost}")
+    try:
+        dump = security.backup(tmp_path / "with_ghost.dump", secured)
+    finally:
+        with psycopg.connect(secured, autocommit=True) as conn:
+            conn.execute(f"revoke select on raw.cases from {ghost}")
+            conn.execute(f"drop role {ghost}")
+    target_name = f"{db.conn_params(secured)['dbname']}_noroles"
+    broken = tmp_path / "broken.dump"
+    broken.write_bytes(dump.read_bytes()[: len(dump.read_bytes()) // 2])
+    try:
+        with pytest.raises(UserError, match="restore failed, nothing was kept"):
+            security.restore(broken, into=target_name)
+        assert query(db.server_url("postgres"), "select count(*) from pg_database where datname = %s",
+                     (target_name,)) == [(0,)]
+        target = security.restore(dump, into=target_name)
+        assert _table_digest(target, "raw.cases") == _table_digest(secured, "raw.cases")
+    finally:
+        with psycopg.connect(db.server_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{target_name}" with (force)')
+
+
 @pytest.mark.parametrize("existing", [False, True])
 def test_backup_files_are_readable_by_their_owner_only(fresh_url, tmp_path, existing):
     """A backup holds every patient row: mode 0600 whatever the umask, also over an older world-readable file."""
@@ -196,7 +225,7 @@ def test_service_url_is_the_url_unchanged_unless_the_setting_is_on(monkeypatch):
 
 
 def test_role_passwords_reach_the_server_as_scram_verifiers_only():
-    verifier = security._scram_verifier("correct horse battery staple")
+    verifier = passwords.scram_verifier("correct horse battery staple")
     m = re.fullmatch(r"SCRAM-SHA-256\$4096:([^$]+)\$([^:]+):(.+)", verifier)
     assert m, verifier
     salt, stored, server = (base64.b64decode(g) for g in m.groups())
@@ -207,7 +236,7 @@ def test_role_passwords_reach_the_server_as_scram_verifiers_only():
     with psycopg.connect(db.server_url("postgres")) as conn:
         role = f"drgflow_pwtest_{threading.get_ident() % 100000}"
         conn.execute(psycopg.sql.SQL("create role {}").format(psycopg.sql.Identifier(role)))
-        security._set_password(conn, role, "correct horse battery staple")
+        passwords.set_password(conn, role, "correct horse battery staple")
         stored_row = conn.execute("select rolpassword from pg_authid where rolname = %s", (role,)).fetchone()
         assert stored_row[0].startswith("SCRAM-SHA-256$4096:") and "horse" not in stored_row[0]
         conn.rollback()

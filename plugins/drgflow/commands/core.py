@@ -65,7 +65,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         if args.action == "backup":
             print(f"backup written: {security.backup(args.path)}")
         else:
-            print(f"restored into {db.conn_params(security.restore(args.path, into=args.into))['dbname']}")
+            name = db.conn_params(security.restore(args.path, into=args.into))["dbname"]
+            print(f"restored into {name}; privileges are not restored: run `drgflow db init-roles` against it "
+                  f"(DRGFLOW_DATABASE_URL naming {name}) to apply the roles and grants")
     return 0
 
 
