@@ -8,7 +8,7 @@ import sys
 import time
 
 from conftest import query
-from drgflow import config
+from drgflow import config, generate, loader, transform, validation
 
 CHILD = """
 import sys
@@ -74,3 +74,38 @@ def test_a_command_says_what_it_waits_for(fresh_url):
             holder.execute("select pg_advisory_unlock(hashtext(%s))", (settlement.LOCK,))
         _, rest = child.communicate(timeout=300)
     assert child.returncode == 2 and "Traceback" not in rest   # then it runs: the year has no data
+
+
+def test_a_killed_validation_is_finished_by_the_rerun_and_counts_only_then(fresh_url, tmp_path):
+    """Issue 18 #2: kill -9 during validation; the batch is not accepted (not in staging) until a reload of the
+    same file finishes its validation, which then quarantines its defects."""
+    city = tmp_path / "city"
+    generate.generate_city(city, years=[2024], cases_per_year=20000, hospitals=3, regions=1, seed=5,
+                           defect_rate=0.05, split="year")
+    cases = next(city.glob("cases_*.csv"))
+    loader.load_paths([city / "hospitals.csv"], url=fresh_url, progress=False)
+    validation.ensure_terminology(fresh_url)
+    child = subprocess.Popen([sys.executable, "-m", "drgflow.cli", "load", str(cases)], cwd=config.REPO_ROOT,
+                             env={**os.environ, "DRGFLOW_DATABASE_URL": fresh_url, "PYTHONWARNINGS": "ignore"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not query(fresh_url, "select 1 from audit.batches where file_kind = 'cases'"):
+            assert child.poll() is None and time.monotonic() < deadline, "the load ended before its batch committed"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert query(fresh_url, "select status, validation_requested from audit.batches where file_kind = 'cases'") \
+        == [("loaded", True)]
+    transform.run_dbt(["run", "--select", "staging"], url=fresh_url)
+    assert query(fresh_url, "select count(*) from staging.stg_raw__cases")[0][0] == 0   # not accepted yet
+    result = next(r for r in loader.load_paths([cases], url=fresh_url, progress=False) if r.kind == "cases")
+    assert any("validating it now" in n for n in result.notes)
+    assert result.rows_quarantined > 0 and result.rows_accepted + result.rows_quarantined == result.rows_read
+    assert query(fresh_url, "select status from audit.batches where file_kind = 'cases'") == [("validated",)]
+    transform.run_dbt(["run", "--select", "staging"], url=fresh_url)
+    assert query(fresh_url, "select count(*) from staging.stg_raw__cases")[0][0] <= result.rows_accepted
+    # a third load of the same file is the no-op it always was
+    again = next(r for r in loader.load_paths([cases], url=fresh_url, progress=False) if r.kind == "cases")
+    assert again.skipped and not again.needs_validation and again.rows_quarantined == result.rows_quarantined

@@ -15,6 +15,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rows_warned: int = 0
     skipped: bool = False          # same file already loaded
+    needs_validation: bool = False  # already loaded, but its requested validation never completed
     encoding: str = "UTF8"
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)

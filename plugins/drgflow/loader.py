@@ -150,8 +150,12 @@ def _inspect(path: Path, handle: BinaryIO) -> _File:
     return _File(path, handle, scan, header, offset, kind, os.fstat(handle.fileno()).st_size)
 
 
-def load_file(path: Path, url: str | None = None, progress: bool = True) -> LoadResult:
-    """Load one file atomically; loading the same bytes again is a no-op.
+def load_file(path: Path, url: str | None = None, progress: bool = True, validate: bool = False) -> LoadResult:
+    """Load one file atomically; loading the same bytes again is a no-op (but for a cases batch whose
+    validation was asked for and never completed: result.needs_validation, the caller finishes it).
+    `validate`: the caller will validate a cases batch (load_paths does), so it counts only once that
+    completed (audit.batches validation_requested); False (the default here) loads it as accepted without
+    validation unless someone validates it later.
 
     The file is opened once: the scan (sha256, encoding), the header and the COPY all read that handle,
     so a file replaced on disk meanwhile is not read, and the bytes sent to COPY are hashed again and must
@@ -168,32 +172,38 @@ def load_file(path: Path, url: str | None = None, progress: bool = True) -> Load
         with db.connect(roles.service_url("loader", url)) as conn:
             try:
                 with conn.transaction():
-                    _load_in_transaction(conn, f, result, progress)
+                    _load_in_transaction(conn, f, result, progress, validate)
             except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
                 raise _copy_error(path, exc) from None
     result.seconds = time.monotonic() - started
     return result
 
 
-def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult, progress: bool) -> None:
+def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult, progress: bool,
+                         validate: bool) -> None:
     """Register the batch and COPY its rows (or find the same bytes loaded before: result.skipped)."""
     sha, kind, encoding = f.scan.sha256, f.kind, f.scan.encoding
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
     if not config.service_roles():
         rawschema.ensure_raw_tables(conn)
     previous = conn.execute(
-        "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned"
+        "select batch_id, rows_read, rows_accepted, rows_quarantined, rows_warned,"
+        " status = 'loaded' and coalesce(validation_requested, false)"
         " from audit.batches where sha256 = %s and file_kind = %s", (sha, kind),
     ).fetchone()
     if previous:
         result.batch_id, result.rows_read, result.rows_accepted, result.rows_quarantined, \
-            result.rows_warned = previous
+            result.rows_warned, result.needs_validation = previous
         result.skipped = True
+        if result.needs_validation:    # a validation killed before it completed: the batch is not accepted yet
+            result.rows_accepted = result.rows_quarantined = result.rows_warned = 0
+            result.notes.append(f"batch {result.batch_id} was loaded but its validation never completed: "
+                                "validating it now")
         return
     batch_id = conn.execute(
-        "insert into audit.batches (file_name, file_path, sha256, file_kind, source_encoding)"
-        " values (%s, %s, %s, %s, %s) returning batch_id",
-        (f.path.name, str(f.path.resolve()), sha, kind, encoding),
+        "insert into audit.batches (file_name, file_path, sha256, file_kind, source_encoding, validation_requested)"
+        " values (%s, %s, %s, %s, %s, %s) returning batch_id",
+        (f.path.name, str(f.path.resolve()), sha, kind, encoding, kind == "cases" and validate),
     ).fetchone()[0]
     result.batch_id = batch_id
     conn.execute("select setval('raw.source_row_seq', 1, false)")
@@ -214,9 +224,10 @@ def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult,
                         f"scanned, {sent_sha[:12]}… as sent); nothing of this file was loaded: load it again "
                         "once it is complete")
     result.rows_read = rows
-    result.rows_accepted = rows
+    # a cases batch to be validated accepts nothing until its validation completed
+    result.rows_accepted = 0 if kind == "cases" and validate else rows
     conn.execute("update audit.batches set rows_read = %s, rows_accepted = %s where batch_id = %s",
-                 (rows, rows, batch_id))
+                 (rows, result.rows_accepted, batch_id))
     audit.record(conn, "special_review" if kind == "special_review" else "load", f.path.name,
                  {"rows_read": rows}, details={"batch_id": batch_id, "kind": kind, "sha256": sha,
                                                "encoding": encoding})
@@ -264,8 +275,8 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
     order = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
     results = list(skipped)
     for f, _ in sorted(files, key=lambda item: order[item[1]]):
-        res = load_file(f, url, progress=progress)
-        if validate and res.kind == "cases" and not res.skipped:
+        res = load_file(f, url, progress=progress, validate=validate)
+        if res.kind == "cases" and (validate and not res.skipped or res.needs_validation):
             validation.validate_batch(res, url)
         results.append(res)
     return results

@@ -4,12 +4,15 @@
 -- same parsers (audit.parse_*, macros/safe_casts.sql): on every read, so validating it is the fast path.
 -- rejected: a reject rule failed (validation's flag; for a parsed batch, a reject row in audit.quarantine).
 -- Which rows count (accepted, latest version) is decided by stg_raw__cases.
+-- A batch loaded for validation whose validation never completed (killed) is in neither branch: it counts
+-- only once a rerun validates it.
 -- The parse branch is compiled in only when such a batch exists (dbt runs this view before every read of the
 -- marts' inputs): a union hides audit.cases_typed's statistics from the planner, which then misjudges the
 -- latest-version join of stg_raw__cases (a merge join, ~10x slower).
 {%- set untyped = 1 %}
 {%- if execute %}
 {%- set untyped = run_query("select count(*) from " ~ source('audit', 'batches') ~ " as b where b.file_kind = 'cases'"
+      ~ " and not coalesce(b.validation_requested, false)"
       ~ " and not exists (select 1 from " ~ source('audit', 'cases_typed_batches') ~ " as t"
       ~ " where t.batch_id = b.batch_id)").columns[0].values()[0] %}
 {%- endif %}
@@ -53,4 +56,6 @@ from {{ source('raw', 'cases') }} as c
 join {{ source('audit', 'batches') }} as b
   on b.batch_id = c.batch_id and b.file_kind = 'cases'
 where not exists (select 1 from {{ source('audit', 'cases_typed_batches') }} as t where t.batch_id = b.batch_id)
+  -- a batch whose validation was asked for counts only once it completed (then it is in audit.cases_typed)
+  and not coalesce(b.validation_requested, false)
 {%- endif %}

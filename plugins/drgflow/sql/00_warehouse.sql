@@ -24,6 +24,10 @@ create table if not exists audit.batches (
     loaded_by         text not null default current_user
 );
 create unique index if not exists batches_sha256_kind on audit.batches (sha256, file_kind);
+-- true: the load asked for validation, so the batch counts only once its validation completed (a killed
+-- validation leaves it 'loaded' and out of staging until a rerun finishes it); false: loaded with
+-- --no-validate on purpose; null: loaded before this column (counted as before)
+alter table audit.batches add column if not exists validation_requested boolean;
 
 -- Rows that failed a rule (output contract: audit.quarantine); reject rows never reach staging.
 create table if not exists audit.quarantine (

@@ -25,7 +25,7 @@ from drgflow.validation import checks
 from drgflow.validation.catalogue import Catalogue, Rule, load_catalogue
 from drgflow.validation.gx import run_gx
 from drgflow.validation.reference import ensure_terminology, table_has_rows
-from drgflow.validation.rows import flags_statements
+from drgflow.validation.rows import flags_statements, typed_copy
 from drgflow.validation.sqltext import literal
 
 VALIDATE_LOCK = "drgflow.validate"
@@ -195,6 +195,8 @@ def _validate_locked(url: str, cat: Catalogue, batch_id: int, started: float) ->
                  for r, _ in active]
                 + [(batch_id, r.id, r.severity, "skipped", 0, 0, why, cat.version) for r, why in skipped],
             )
+        for statement in typed_copy(batch_id):
+            conn.execute(statement)
         accepted = rows_read - quarantined
         conn.execute(
             "update audit.batches set rows_read = %s, rows_accepted = %s, rows_quarantined = %s, rows_warned = %s,"

@@ -68,21 +68,24 @@ from (
     offset 0
 ) z
 """
-    scratch = ["audit.case_typed", *(s for p in parts for s in p.scratch)]
+    # audit.case_typed stays until the batch is recorded (gate.py: typed_copy in the recording transaction)
+    scratch = [s for p in parts for s in p.scratch]
     # analyze only what the joins need: a full analyze of ~100 columns costs seconds per million rows
     analyze_cols = ", ".join(dict.fromkeys(["source_row", *(c for p in parts for c in p.analyze), "dx_list"]))
     # each step its own statement: a plan has one Gather, so a CTE with its own parallel part would
     # leave the main join serial
-    return [*(f"drop table if exists {t}" for t in scratch), typed_sql, f"analyze audit.case_typed ({analyze_cols})",
+    return [*(f"drop table if exists {t}" for t in ["audit.case_typed", *scratch]), typed_sql,
+            f"analyze audit.case_typed ({analyze_cols})",
             *(s for p in parts for s in p.statements),
             "drop view if exists audit.rule_flags_docs", "drop table if exists audit.rule_flags", flags_sql,
-            _docs_view_sql(active), *_typed_copy(b), *(f"drop table {t}" for t in scratch)]
+            _docs_view_sql(active), *(f"drop table {t}" for t in scratch)]
 
 
-def _typed_copy(b: int) -> list[str]:
+def typed_copy(b: int) -> list[str]:
     """The typed rows as staging reads them (audit.cases_typed), with their reject flag: dbt then needs no second
     parse of the batch, and no join to the quarantine. Blank text is null, as in the staging view's own parse
-    of a batch that was not validated."""
+    of a batch that was not validated. Run in the transaction that records the batch validated (gate.py), so
+    a batch's typed rows exist exactly when its validation completed; drops audit.case_typed."""
     text = ("hospital_id", "case_id", "region_code", "insurance_type", "patient_id", "dept_code")
     same = ("sex", "age_years", "age_days", "birth_weight_g", "admit_date", "discharge_date", "los_days",
             "discharge_way", "ventilator_hours", "total_cost", "fund_paid", *contract.FEE_COLUMNS, "settle_date")
@@ -96,7 +99,8 @@ def _typed_copy(b: int) -> list[str]:
             f"delete from audit.cases_typed_batches where batch_id = {b}",
             f"insert into audit.cases_typed ({', '.join(staged)}) select {', '.join(staged.values())}"
             " from audit.case_typed t join audit.rule_flags f on f.source_row = t.source_row",
-            f"insert into audit.cases_typed_batches (batch_id, rows) select {b}, count(*) from audit.case_typed"]
+            f"insert into audit.cases_typed_batches (batch_id, rows) select {b}, count(*) from audit.case_typed",
+            "drop table audit.case_typed"]
 
 
 def _html_escaped(column: str) -> str:
