@@ -45,8 +45,9 @@ def test_import_sample_and_reimport_is_noop(fresh_url):
     assert r["adrg"] == 38 and not r["skipped"]
     assert import_scheme(SAMPLE, "SAMPLE-DRG", fresh_url)["skipped"] is True
     assert query(fresh_url, "select count(*) from ref.scheme_drg where scheme_version = 'SAMPLE-DRG'")[0][0] == 66
+    # drg-dip-reference §2.5: …1 needs an MCC in 1/3/5 and 1/5 splits alike; …3 an MCC or a CC
     assert query(fresh_url, "select cc_rule from ref.scheme_drg where drg in ('FR21','FZ11','FR23') order by drg") == \
-        [("mcc",), ("mcc_or_cc",), ("mcc_or_cc",)]
+        [("mcc",), ("mcc_or_cc",), ("mcc",)]
 
 
 def test_official_versions_side_by_side(warehouse_url, shared_dir):
@@ -57,10 +58,12 @@ def test_official_versions_side_by_side(warehouse_url, shared_dir):
         assert r.get("skipped") or r["drg"] == n
     rows = dict(query(warehouse_url, "select scheme_version, count(*) from ref.scheme_drg group by 1"))
     assert rows["CHS-DRG-1.1"] == 628 and rows["CHS-DRG-1.0P"] == 618
-    # 1.1: the only 1/5 split whose …1 needs an MCC is BB21 (supplementary rules)
-    assert query(warehouse_url, "select drg from ref.scheme_drg where scheme_version = 'CHS-DRG-1.1' and "
-                 "cc_rule = 'mcc' and adrg not in (select adrg from ref.scheme_drg where scheme_version = "
-                 "'CHS-DRG-1.1' and split_digit = '3')") == [("BB21",)]
+    # 1.1: every …1 of a 1/5 split needs an MCC (drg-dip-reference §2.5): 55 ADRGs split 1/5
+    assert query(warehouse_url, "select count(*) from ref.scheme_drg where scheme_version = 'CHS-DRG-1.1' and "
+                 "split_digit = '1' and cc_rule = 'mcc' and adrg not in (select adrg from ref.scheme_drg where "
+                 "scheme_version = 'CHS-DRG-1.1' and split_digit = '3')") == [(55,)]
+    assert query(warehouse_url, "select count(*) from ref.scheme_drg where scheme_version = 'CHS-DRG-1.1' and "
+                 "split_digit = '1' and cc_rule <> 'mcc'") == [(0,)]
 
 
 def _copy_sample(tmp_path: Path) -> Path:
