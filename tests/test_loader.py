@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from drgflow import contract, filescan, generate, loader
@@ -266,3 +267,53 @@ def test_a_file_changed_in_place_while_loading_is_refused(tmp_path, fresh_url, m
     assert str(err.value).startswith("cases.csv: ") and "changed while" in str(err.value)
     assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 0
     assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+def test_a_different_pseudonym_key_is_refused(tmp_path, fresh_url, monkeypatch):
+    """Issue 18 #11: the first load records the key's fingerprint; a load with another key (or a lost key
+    replaced by a new random one) is refused instead of giving the same patient another pseudonym."""
+    monkeypatch.setenv("DRGFLOW_PSEUDONYM_KEY", "the bureau's key")
+    loader.load_file(_write(tmp_path / "a.csv", [_case("K1")]), fresh_url)
+    monkeypatch.setenv("DRGFLOW_PSEUDONYM_KEY", "another key")
+    with pytest.raises(LoadError, match=r"b.csv: the pseudonym key \(fingerprint [0-9a-f]{16}\) is not the one"):
+        loader.load_file(_write(tmp_path / "b.csv", [_case("K2")]), fresh_url)
+    assert query(fresh_url, "select count(*) from raw.cases")[0][0] == 1
+    monkeypatch.setenv("DRGFLOW_PSEUDONYM_KEY", "the bureau's key")
+    assert loader.load_file(tmp_path / "b.csv", fresh_url).rows_read == 1
+
+
+def test_no_case_data_or_pseudonym_pads_reach_the_server_log(tmp_path, fresh_url, monkeypatch):
+    """Issue 18 #8 and #9: with the server logging every statement, a load leaves neither the HMAC pads (they
+    are the key) nor a refused line's patient id in the server log."""
+    from drgflow import config, db, pseudonym
+
+    if config.env("DRGFLOW_DATABASE_URL"):
+        pytest.skip("reads the embedded server's log file")
+    log = config.home() / "pgdata" / "log"
+    admin = db.server_url("postgres")
+    monkeypatch.setenv("DRGFLOW_PSEUDONYM_KEY", "a key only this test knows")
+    ipad, opad = pseudonym.pads(pseudonym.key())
+    def alter_system(statement: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(statement)
+            conn.execute("select pg_reload_conf()")
+
+    alter_system("alter system set log_statement = 'all'")
+    try:
+        time.sleep(0.5)
+        start = log.stat().st_size
+        loader.load_file(_write(tmp_path / "ok.csv", [_case("L1", patient_id="PID-SECRET-314159")]), fresh_url)
+        bad = tmp_path / "bad.csv"
+        bad.write_text(",".join(HEADER) + "\n" + ",".join(_case("L2", patient_id="PID-LEAK-271828"))
+                       + ",one column too many\n", encoding="utf-8")
+        with pytest.raises(LoadError, match="line 2"):
+            loader.load_file(bad, fresh_url)
+        time.sleep(0.5)
+        with log.open("rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode("utf-8", "replace")
+    finally:
+        alter_system("alter system reset log_statement")
+    assert "set_config" in text                       # the statement was logged
+    assert ipad.hex() not in text and opad.hex() not in text
+    assert "PID-SECRET-314159" not in text and "PID-LEAK-271828" not in text

@@ -209,7 +209,10 @@ def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult,
     conn.execute("select setval('raw.source_row_seq', 1, false)")
     conn.execute(sql.SQL("set local drgflow.batch_id = {}").format(sql.Literal(str(batch_id))))
     if kind == "cases":
-        ipad, opad = pseudonym.pads(pseudonym.key())
+        secret = pseudonym.key()
+        _require_same_key(conn, f.path, secret, batch_id)
+        _keep_case_data_out_of_the_server_log(conn)
+        ipad, opad = pseudonym.pads(secret)
         conn.execute("select set_config('drgflow.pseudonym_ipad', %s, true),"
                      " set_config('drgflow.pseudonym_opad', %s, true)", (ipad.hex(), opad.hex()))
     copy_sql = sql.SQL("copy raw.{} ({}) from stdin (format csv, encoding {})").format(
@@ -231,6 +234,46 @@ def _load_in_transaction(conn: psycopg.Connection, f: _File, result: LoadResult,
     audit.record(conn, "special_review" if kind == "special_review" else "load", f.path.name,
                  {"rows_read": rows}, details={"batch_id": batch_id, "kind": kind, "sha256": sha,
                                                "encoding": encoding})
+
+
+def _require_same_key(conn: psycopg.Connection, path: Path, secret: bytes, batch_id: int) -> None:
+    """Refuse a key other than the one the warehouse's patient ids were made with (the first load records its
+    fingerprint): with another key the same patient would get another pseudonym, silently."""
+    mine = pseudonym.fingerprint(secret)
+    stored = conn.execute("select fingerprint from audit.pseudonym_key").fetchone()
+    if stored is None:
+        conn.execute("insert into audit.pseudonym_key (fingerprint, first_batch) values (%s, %s)"
+                     " on conflict do nothing", (mine, batch_id))
+    elif stored[0] != mine:
+        raise LoadError(f"{path.name}: the pseudonym key (fingerprint {mine}) is not the one this warehouse's "
+                        f"patient ids were made with (fingerprint {stored[0]}): set DRGFLOW_PSEUDONYM_KEY to that "
+                        "key (or restore $DRGFLOW_HOME/pseudonym.key); nothing was loaded")
+
+
+#: what keeps case data and the pseudonym pads out of the server's log during a load: bind parameters are not
+#: logged (log_statement = all would print the pads), and errors leave out their CONTEXT (a refused COPY's
+#: context is the line it refused, patient id included)
+QUIET_LOG = {"log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0",
+             "log_error_verbosity": "terse"}
+
+
+def _keep_case_data_out_of_the_server_log(conn: psycopg.Connection) -> None:
+    """Set QUIET_LOG for the load transaction (a superuser may; `drgflow db init-roles` sets them on
+    drgflow_loader); refuse to send the pads when the session would still log them."""
+    for name, value in QUIET_LOG.items():
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        except psycopg.errors.InsufficientPrivilege:
+            pass     # a service role: init-roles set it on the role; checked below
+    wrong = [f"{n}={v}" for n, v in conn.execute(
+        "select name, setting from pg_settings where name = any(%s)", (list(QUIET_LOG),)).fetchall()
+        if v != QUIET_LOG[n]]
+    if wrong:
+        raise LoadError(f"the server would write case data or the pseudonym pads into its log ({', '.join(wrong)}) "
+                        "and this role may not change that: run `drgflow db init-roles` as the admin (it sets "
+                        f"{', '.join(f'{n} = {v}' for n, v in QUIET_LOG.items())} for drgflow_loader); nothing "
+                        "was loaded")
 
 
 def _send(copy: psycopg.Copy, f: _File, progress: bool) -> str:

@@ -28,6 +28,12 @@ def key() -> bytes:
     return path.read_text().strip().encode("utf-8")
 
 
+def fingerprint(secret: bytes) -> str:
+    """A public fingerprint of the key (its HMAC of a fixed label): the same key gives the same fingerprint,
+    and the fingerprint tells nothing of the key. The warehouse keeps the first load's (audit.pseudonym_key)."""
+    return hmac.new(secret, b"drgflow pseudonym key fingerprint v1", hashlib.sha256).hexdigest()[:16]
+
+
 def pads(secret: bytes) -> tuple[bytes, bytes]:
     """(inner, outer) HMAC pads, so SQL can compute sha256(opad || sha256(ipad || message))."""
     if len(secret) > BLOCK:

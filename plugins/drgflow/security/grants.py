@@ -4,6 +4,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from drgflow import audit, config, db
+from drgflow.loader import QUIET_LOG
 from drgflow.errors import UserError
 from drgflow.security.logins import ensure_hospital_logins, role_exists
 from drgflow.security.passwords import set_passwords
@@ -29,6 +30,7 @@ grant select, insert on all tables in schema raw to drgflow_loader;
 revoke update, delete, truncate on all tables in schema raw from drgflow_loader;
 alter default privileges in schema raw grant select, insert on tables to drgflow_loader;
 grant select, insert, update on audit.batches, audit.runs, audit.validation_runs to drgflow_loader;
+grant select, insert on audit.pseudonym_key to drgflow_loader;
 grant select, insert, update, delete on audit.quarantine, audit.rule_results to drgflow_loader;
 -- validation writes the typed rows and analyzes them (the next dbt run plans with their statistics): only an
 -- owner may analyze, so the loader owns these two tables
@@ -69,6 +71,15 @@ grant usage on schema hospital to drgflow_hospital;
 """
 
 
+def _quiet_loader_log(conn) -> None:
+    """The loader's sessions keep case data and pseudonym pads out of the server log (loader.QUIET_LOG); only a
+    superuser may set these on a role (the loader refuses to load without them)."""
+    if not conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+        return
+    for name, value in QUIET_LOG.items():
+        conn.execute(sql.SQL("alter role drgflow_loader set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+
+
 def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
     """Create the roles and grants (idempotent); one login per registry hospital. Needs CREATEROLE."""
     url = url or db.database_url()
@@ -88,6 +99,7 @@ def init_roles(url: str | None = None, hospital_logins: bool = True) -> dict:
                 created.append(role)
             conn.execute(sql.SQL("comment on role {} is {}").format(sql.Identifier(role), sql.Literal(ROLES[role])))
         conn.execute(_GRANTS)
+        _quiet_loader_log(conn)
         set_passwords(conn, ROLES)
         # objects a service replaces must belong to its role: dbt-built relations and the policy seeds (ref)
         # to the transformer, validation's unlogged work tables (audit) to the loader

@@ -29,6 +29,15 @@ create unique index if not exists batches_sha256_kind on audit.batches (sha256, 
 -- --no-validate on purpose; null: loaded before this column (counted as before)
 alter table audit.batches add column if not exists validation_requested boolean;
 
+-- The fingerprint of the pseudonym key the warehouse's patient ids were made with (one row): a load with
+-- another key would give the same patient another pseudonym, so the loader refuses it.
+create table if not exists audit.pseudonym_key (
+    one          boolean primary key default true check (one),
+    fingerprint  text not null,
+    first_batch  bigint,
+    recorded_at  timestamptz not null default now()
+);
+
 -- Rows that failed a rule (output contract: audit.quarantine); reject rows never reach staging.
 create table if not exists audit.quarantine (
     batch_id     bigint not null references audit.batches (batch_id),
