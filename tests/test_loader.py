@@ -317,3 +317,14 @@ def test_no_case_data_or_pseudonym_pads_reach_the_server_log(tmp_path, fresh_url
     assert "set_config" in text                       # the statement was logged
     assert ipad.hex() not in text and opad.hex() not in text
     assert "PID-SECRET-314159" not in text and "PID-LEAK-271828" not in text
+
+
+def test_a_refused_file_leaves_an_entry_in_the_operation_log(tmp_path, fresh_url):
+    """Issue 18 #18: a refused load is logged (load_refused, with the reason), in its own transaction."""
+    bad = tmp_path / "refused.csv"
+    bad.write_text(",".join(HEADER) + "\n" + ",".join(_case("R1")) + ",extra\n", encoding="utf-8")
+    with pytest.raises(LoadError):
+        loader.load_file(bad, fresh_url)
+    rows = query(fresh_url, "select subject, details->>'reason' from audit.log where event = 'load_refused'")
+    assert len(rows) == 1 and rows[0][0] == "refused.csv" and "line 2" in rows[0][1]
+    assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0

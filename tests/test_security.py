@@ -388,6 +388,13 @@ def test_a_pipeline_runs_as_the_service_roles(tmp_path, monkeypatch):
         assert _denied(url, "drgflow_transformer", "delete from audit.quarantine")
         assert _denied(url, "drgflow_transformer", "insert into ref.scheme_drg select * from ref.scheme_drg")
         assert _denied(url, "drgflow_analyst", "select hospital.refresh_views()")
+        # each service logs only its own events, under its own name (issue 18 #18)
+        assert _denied(url, "drgflow_loader", "insert into audit.log (event, subject) values ('close', '2024-06')")
+        assert _denied(url, "drgflow_transformer", "insert into audit.log (event, subject) values ('load', 'x.csv')")
+        assert not _denied(url, "drgflow_loader", "insert into audit.log (event, subject, actor) values "
+                                                  "('load_refused', 'x.csv', 'someone else')")
+        assert query(url, "select actor from audit.log where event = 'load_refused' and subject = 'x.csv'") == [
+            ("drgflow_loader",)]
         # a closed period is immutable for every service role, the owner of the marts included (issue 18 #15)
         for statement in ("truncate marts.settlement_monthly",
                           "alter table marts.settlement_monthly disable trigger settlement_monthly_closed",

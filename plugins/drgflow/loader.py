@@ -165,6 +165,23 @@ def load_file(path: Path, url: str | None = None, progress: bool = True, validat
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     started = time.monotonic()
+    try:
+        return _load_file(path, url, progress, validate, started)
+    except LoadError as exc:
+        _record_refusal(path, url, str(exc))
+        raise
+
+
+def _record_refusal(path: Path, url: str | None, reason: str) -> None:
+    """A refused file leaves an entry in the operation log (load_refused), in a transaction of its own."""
+    try:
+        with db.connect(roles.service_url("loader", url)) as conn, conn.transaction():
+            audit.record(conn, "load_refused", path.name, details={"reason": reason[:1000], "path": str(path)})
+    except psycopg.Error:
+        pass    # the refusal itself is what the operator sees; an unreachable log must not hide it
+
+
+def _load_file(path: Path, url: str | None, progress: bool, validate: bool, started: float) -> LoadResult:
     with path.open("rb") as handle:
         f = _inspect(path, handle)
         result = LoadResult(path=str(path), kind=f.kind, batch_id=None, encoding=f.scan.encoding)

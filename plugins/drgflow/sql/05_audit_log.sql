@@ -25,3 +25,30 @@ create or replace trigger log_append_only before update or delete on audit.log
     for each row execute function audit.refuse_log_changes();
 create or replace trigger log_no_truncate before truncate on audit.log
     for each statement execute function audit.refuse_log_changes();
+
+-- Each service role logs only its own kind of event, under its own name (issue 18 #18): the loader cannot write
+-- a 'close', nor anyone an entry in another user's name. Superusers and the admin are not restricted.
+create or replace function audit.check_log_entry() returns trigger
+language plpgsql as $$
+declare
+    super boolean := (select rolsuper from pg_roles where rolname = current_user);
+begin
+    new.actor := session_user;
+    new.db_role := current_user;
+    if super then
+        return new;
+    end if;
+    if exists (select 1 from pg_roles where rolname = 'drgflow_loader')
+       and pg_has_role(current_user, 'drgflow_loader', 'member')
+       and new.event not in ('load', 'special_review', 'load_refused') then
+        raise exception 'audit.log: drgflow_loader may not log a % event', new.event;
+    end if;
+    if exists (select 1 from pg_roles where rolname = 'drgflow_transformer')
+       and pg_has_role(current_user, 'drgflow_transformer', 'member')
+       and new.event not in ('calibrate', 'settle', 'close', 'reopen') then
+        raise exception 'audit.log: drgflow_transformer may not log a % event', new.event;
+    end if;
+    return new;
+end $$;
+create or replace trigger log_entry_checked before insert on audit.log
+    for each row execute function audit.check_log_entry();
