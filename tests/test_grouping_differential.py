@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import query
 from drgflow.grouping import group_cases
 from drgflow.schemes.pack import load_pack
 from drgflow.schemes.rules import compile_adrg
-from conftest import query
 from oracle import chs_drg11
 from test_grouping_support import load_cases
 

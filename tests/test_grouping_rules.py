@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import create_database, drop_database, query
 from drgflow import db
 from drgflow.grouping import group_cases
 from drgflow.schemes.terminology import SAMPLE_DIR, import_terminology
-from conftest import create_database, drop_database, query
 from test_grouping_support import load_cases
 
 V = "SAMPLE-DRG"

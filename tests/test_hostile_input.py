@@ -15,10 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from conftest import query
 from drgflow import cli, config, contract, db, loader, quality
 from drgflow.reports import statements
-
-from conftest import query
 
 # any Unicode text PostgreSQL can store (no NUL, no lone surrogates), with SQL and CSV trouble mixed in
 nasty = st.one_of(

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import query
 from drgflow import contract, filescan, generate, loader
 from drgflow.loader import LoadError
-
-from conftest import query
 
 HEADER = list(contract.CASE_COLUMNS)
 
