@@ -55,7 +55,7 @@ def build_city(out: Path, seed: int = 7) -> tuple[list[dict], list[tuple[str, st
                    admit_date=f"{year}-{month:02d}-01", discharge_date=f"{year}-{month:02d}-{min(28, 1 + los % 27):02d}",
                    los_days=str(los), discharge_way=str(way), dx_codes=dx, px_codes="", total_cost=str(c),
                    fund_paid=str(fund), settle_date=f"{year}-{month:02d}-{rng.randint(1, 28):02d}")
-        for col, v in zip(FEE_COLUMNS, fees):
+        for col, v in zip(FEE_COLUMNS, fees, strict=True):
             row[col] = str(v.quantize(D("0.01")))
         cases.append(row)
         groups.append((hid, row["case_id"], drg, status))
@@ -239,7 +239,7 @@ def _recompute(cases, groups, year, p, special, scores, budgets, prepaid, hospit
         by_gy[(g, y)].append((h, cost))
     kept = []
     for (g, y), rows in by_gy.items():
-        for (h, cost), k in zip(rows, kept_flags([r[1] for r in rows], p)):
+        for (h, cost), k in zip(rows, kept_flags([r[1] for r in rows], p), strict=True):
             if k:
                 kept.append((h, g, y, cost))
 
@@ -376,7 +376,7 @@ def _recompute_statistics(cases, groups, rw, p) -> dict:
         kept_rows = []
         for g, rs in per.items():
             flags = kept_flags([r["cost"] for r in rs], p)
-            kept = [r for r, k in zip(rs, flags) if k]
+            kept = [r for r, k in zip(rs, flags, strict=True) if k]
             kept_rows += kept
             costs, kc = [r["cost"] for r in rs], [r["cost"] for r in kept]
             deaths = sum(1 for r in rs if r["discharge_way"] == "5")

@@ -154,7 +154,7 @@ def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path
     rows = [{"case_id": f"D{i:05d}", **c} for i, (_, c) in enumerate(cases)]
     got = _group_sql(fresh_url, tmp_path, rows)
     disagreements, fall_throughs = [], 0
-    for (form, c), row in zip(cases, rows):
+    for (form, c), row in zip(cases, rows, strict=True):
         args = (int(c["sex"]), int(c["age_years"]), _as_int(c["age_days"]), _as_int(c["birth_weight_g"]),
                 c["dx_codes"].split("|"), c["px_codes"].split("|") if c["px_codes"] else [])
         want = oracle.group(*args)

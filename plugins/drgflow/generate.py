@@ -89,7 +89,7 @@ def build_templates(pack: Pack, rng: np.random.Generator) -> list[Template]:
     templates: list[Template] = []
     order = list(pack.adrgs.values())
     ranks = rng.permutation(len(order)) + 1
-    for adrg, rank in zip(order, ranks):
+    for adrg, rank in zip(order, ranks, strict=True):
         dx: list[str] = []
         px_sections: list[np.ndarray] = []
         regions: list[np.ndarray] = []

@@ -85,7 +85,7 @@ def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: 
             ax.barh(pos, v, left=base, label=name, color=PALETTE[i % len(PALETTE)])
         else:
             ax.bar(pos, v, bottom=base, label=name, color=PALETTE[i % len(PALETTE)])
-        base = [b + x for b, x in zip(base, v)]
+        base = [b + x for b, x in zip(base, v, strict=True)]
     if horizontal:
         ax.set_yticks(pos, list(categories))
         ax.invert_yaxis()
@@ -119,7 +119,7 @@ def scatter(xs: Sequence, ys: Sequence, labels: Sequence[str], title: str, xlabe
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     fx, fy = _f(xs), _f(ys)
     ax.scatter(fx, fy, color=PALETTE[0])
-    for x, y, t in zip(fx, fy, labels):
+    for x, y, t in zip(fx, fy, labels, strict=True):
         if x == x and y == y:
             ax.annotate(t, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.axvline(1.0, color="#999", linewidth=0.8, linestyle=":")

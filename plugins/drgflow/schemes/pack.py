@@ -197,7 +197,7 @@ def parse_code_table(lines: list[str]) -> dict[str, int | None]:
     codes = [m.group(1) for line in lines for m in [re.match(rf"^\s*({DX_CODE})(?![\w.])", line)] if m]
     refs = [m.group(1) for line in lines for m in re.finditer(r"表\s*7-(\d+)|^\s*(?:无)\s*$", line)]
     if len(out) < len(codes) // 2 and len(codes) == len(refs):
-        out = {c: (int(r) if r else None) for c, r in zip(codes, refs)}
+        out = {c: (int(r) if r else None) for c, r in zip(codes, refs, strict=True)}
     return out
 
 
