@@ -12,8 +12,9 @@ CSS = """
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
        color: var(--ink); margin: 0 auto; max-width: 1100px; padding: 24px 32px; font-size: 14px; line-height: 1.45; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid var(--accent);
-     padding-bottom: 3px; } h3 { font-size: 15px; margin: 18px 0 6px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid var(--accent); padding-bottom: 3px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
 .sub { color: var(--muted); margin: 0 0 16px; } .note { color: var(--muted); font-size: 12px; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 12.5px; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; }
