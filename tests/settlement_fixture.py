@@ -52,7 +52,8 @@ def build_city(out: Path, seed: int = 7) -> tuple[list[dict], list[tuple[str, st
         row = {k: "" for k in CASE_COLUMNS}
         row.update(case_id=f"C{n:05d}", hospital_id=hid, region_code=region, insurance_type="1",
                    patient_id=f"P{n:05d}", sex=str(rng.randint(1, 2)), age_years=str(rng.randint(20, 80)),
-                   admit_date=f"{year}-{month:02d}-01", discharge_date=f"{year}-{month:02d}-{min(28, 1 + los % 27):02d}",
+                   admit_date=f"{year}-{month:02d}-01",
+                   discharge_date=f"{year}-{month:02d}-{min(28, 1 + los % 27):02d}",
                    los_days=str(los), discharge_way=str(way), dx_codes=dx, px_codes="", total_cost=str(c),
                    fund_paid=str(fund), settle_date=f"{year}-{month:02d}-{rng.randint(1, 28):02d}")
         for col, v in zip(FEE_COLUMNS, fees, strict=True):
@@ -427,8 +428,8 @@ def _recompute_statistics(cases, groups, rw, p) -> dict:
             perf[(y, h)] = dict(
                 n_cases=sum(r["hospital_id"] == h for r in rows), drg_count=len(hg),
                 cmi=(sum(cal[r["drg"]] for r in with_rw) / len(with_rw)) if with_rw else None,
-                cei=sum(len(v) * (_mean([r["cost"] for r in v]) / stats[(y, g)]["mean_cost"]) for g, v in hg.items()) / n
-                if n else None,
+                cei=sum(len(v) * (_mean([r["cost"] for r in v]) / stats[(y, g)]["mean_cost"])
+                        for g, v in hg.items()) / n if n else None,
                 tei=sum(len(v) * (_mean([D(r["los_days"]) for r in v]) / stats[(y, g)]["mean_los"])
                         for g, v in hg.items()) / n if n else None,
                 low_risk_deaths=sum(r["discharge_way"] == "5" for r in low), low_risk_cases=len(low))

@@ -45,7 +45,8 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
 
     def case(form, dx, px, sex=None, age=45, age_days=None, weight=None):
         sex = sex or rng.choice((1, 2))
-        cases.append((form, {"sex": str(sex), "age_years": str(age), "age_days": "" if age_days is None else str(age_days),
+        cases.append((form, {"sex": str(sex), "age_years": str(age),
+                             "age_days": "" if age_days is None else str(age_days),
                              "birth_weight_g": "" if weight is None else str(weight),
                              "dx_codes": "|".join(dict.fromkeys(dx)), "px_codes": "|".join(px)}))
 
@@ -100,7 +101,8 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
     for _ in range(n_random):
         px = rng.sample(ss, rng.randint(0, 2)) if rng.random() < .6 else []
         case("random", [rng.choice(all_pdx)] + rng.sample(mcc + cc, rng.randint(0, 4)), px,
-             age=rng.choice((0, 1, 30, 70)), age_days=rng.choice((None, 5, 28, 100)), weight=rng.choice((None, 1200, 2600)))
+             age=rng.choice((0, 1, 30, 70)), age_days=rng.choice((None, 5, 28, 100)),
+             weight=rng.choice((None, 1200, 2600)))
     return cases
 
 

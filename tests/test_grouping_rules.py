@@ -15,7 +15,8 @@ from test_grouping_support import load_cases
 
 V = "SAMPLE-DRG"
 # an undotted variant spelling of C61.x00 (MDCM) from the sample variant map
-VARIANT = next(line.split() for line in (SAMPLE_DIR / "icd10_sample_variant_map.txt").read_text(encoding="utf-8").splitlines()
+VARIANT = next(line.split()
+               for line in (SAMPLE_DIR / "icd10_sample_variant_map.txt").read_text(encoding="utf-8").splitlines()
                if line.endswith(" C61.x00"))
 
 CASES = {

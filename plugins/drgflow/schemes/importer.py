@@ -165,7 +165,8 @@ def scheme_imported(version: str, url: str | None = None) -> bool:
     url = url or db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:
-        return conn.execute("select 1 from ref.scheme_version where scheme_version = %s", (version,)).fetchone() is not None
+        return conn.execute("select 1 from ref.scheme_version where scheme_version = %s",
+                            (version,)).fetchone() is not None
 
 
 def scheme_path(version: str) -> Path:
