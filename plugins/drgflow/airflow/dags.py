@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from drgflow import settlement
 from drgflow.airflow import tasks
 from drgflow.airflow.checks import run_output_checks
 from drgflow.airflow.dbt import dbt_task_group
@@ -39,11 +40,7 @@ GROUPING_SELECT = ["+case_grouping"]
 def _shared_views() -> list[str]:
     """The views every settlement run rebuilds with its year and scheme: drgflow.settlement's list, so the DAGs
     follow the settlement module as its models change."""
-    try:
-        from drgflow.settlement import SHARED_VIEWS
-    except ImportError:  # settlement module not in this checkout: the views of issue 6
-        return ["int_parameters_resolved", "int_case_groups_selected", "int_case_bed_day_matched"]
-    return list(SHARED_VIEWS)
+    return list(settlement.SHARED_VIEWS)
 
 
 def monthly_select() -> list[str]:
