@@ -50,7 +50,7 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
                              "birth_weight_g": "" if weight is None else str(weight),
                              "dx_codes": "|".join(dict.fromkeys(dx)), "px_codes": "|".join(px)}))
 
-    for code, a in sorted(pack.adrgs.items()):
+    for _code, a in sorted(pack.adrgs.items()):
         comp = compile_adrg(a)
         alt = rng.choice(sorted({c[0] for c in comp.conds}))
         conds = [c for c in comp.conds if c[0] == alt]
