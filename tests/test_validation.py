@@ -179,7 +179,9 @@ def test_data_docs_page_renders_in_headless_chromium(generated, tmp_path):
 
 def _codes(url: str) -> dict[str, str]:
     """Catalogue codes to write test rows with (whatever terminology is imported)."""
-    one = lambda sql_text: query(url, sql_text)[0][0]  # noqa: E731
+    def one(sql_text: str) -> str:
+        return query(url, sql_text)[0][0]
+
     return {
         "dx": one("select min(code) from ref.dx_catalogue where code ~ '^[IJK][0-9]{2}[.]' and code !~ '[+*]'"),
         "dx2": one("select max(code) from ref.dx_catalogue where code ~ '^[EJ][0-9]{2}[.]' and code !~ '[+*]'"),

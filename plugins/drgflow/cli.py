@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("drgflow: interrupted; nothing half-done was kept (loads and runs are transactional)", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: a clear line, the detail in the log
+    except Exception as exc:  # last resort: a clear line, the detail in the log
         if isinstance(exc, psycopg.OperationalError):
             print(f"drgflow: error: cannot reach the database: {str(exc).strip()}", file=sys.stderr)
             return 3

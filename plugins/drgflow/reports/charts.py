@@ -12,9 +12,9 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # headless: Airflow workers and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+from matplotlib.ticker import MaxNLocator
 
 CJK_FONT = "Noto Sans CJK SC"
 PALETTE = ["#2f6f9f", "#e07b39", "#4f9d69", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c",
