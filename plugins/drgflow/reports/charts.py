@@ -58,6 +58,7 @@ def _f(values: Sequence) -> list[float]:
 
 def line_chart(x: Sequence[str], series: dict[str, Sequence], title: str, ylabel: str = "",
                hlines: dict[str, Decimal] | None = None) -> str:
+    """Inline SVG of one line per series over `x`, with dashed reference lines `hlines`."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(7.2, 3.0))
     for i, (name, ys) in enumerate(series.items()):
@@ -74,6 +75,7 @@ def line_chart(x: Sequence[str], series: dict[str, Sequence], title: str, ylabel
 
 def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: str, ylabel: str = "",
                  horizontal: bool = False) -> str:
+    """Inline SVG of bars per category, the stacks on top of each other (horizontal bars if asked)."""
     cjk_available()
     height = max(2.6, 0.32 * len(categories) + 1.2) if horizontal else 3.2
     fig, ax = plt.subplots(figsize=(7.2, height))
@@ -101,6 +103,7 @@ def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: 
 
 def histogram(values: Sequence, bins: Sequence[float], title: str, xlabel: str, ylabel: str,
               marker: float | None = None) -> str:
+    """Inline SVG of a histogram of `values`, with a dashed line at `marker`."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(7.2, 2.8))
     v = [x for x in _f(values) if x == x]
@@ -115,6 +118,7 @@ def histogram(values: Sequence, bins: Sequence[float], title: str, xlabel: str, 
 
 
 def scatter(xs: Sequence, ys: Sequence, labels: Sequence[str], title: str, xlabel: str, ylabel: str) -> str:
+    """Inline SVG of labelled points, with dotted lines at 1 on both axes."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     fx, fy = _f(xs), _f(ys)

@@ -40,6 +40,7 @@ section { break-inside: auto; }
 
 
 def page(title: str, body: str, subtitle: str = "") -> str:
+    """A complete HTML page: title, subtitle with the generation time, the stylesheet and `body`."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
@@ -83,9 +84,11 @@ def table(columns: Sequence[Column], rows: Sequence[dict], total: dict | None = 
 
 
 def figure(svg: str, caption: str) -> str:
+    """An SVG with its caption."""
     return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
 def cards(items: Sequence[tuple[str, str]]) -> str:
+    """A row of cards: each value in bold above its label."""
     return "<div class=\"cards\">" + "".join(
         f"<div class=\"card\"><b>{escape(v)}</b><span>{escape(k)}</span></div>" for k, v in items) + "</div>"

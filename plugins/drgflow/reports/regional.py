@@ -132,6 +132,7 @@ def cost_structure(conn: psycopg.Connection, period: str) -> list[dict]:
 
 
 def grouping_quality(conn: psycopg.Connection, scheme: str | None) -> list[dict]:
+    """Grouping quality by year for the scheme (marts.grouping_quality), or [] before it exists."""
     if not relation_exists(conn, "marts.grouping_quality"):
         return []
     return rows(conn, """select year, n_cases, n_grouped, grouped_rate, qy_rate, ungroupable_rate, riv, riv_trimmed,
@@ -153,6 +154,7 @@ def drg_cvs(conn: psycopg.Connection, scheme: str | None, year: int) -> tuple[in
 
 
 def unstable_drgs(conn: psycopg.Connection, year: int) -> dict[str, Any]:
+    """The year's DRGs with base points: counts in all, stable and unstable; {} before they exist."""
     if not relation_exists(conn, "marts.drg_base_points"):
         return {}
     return rows(conn, """select count(*) as drgs, count(*) filter (where stable) as stable,
