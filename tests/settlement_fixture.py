@@ -52,10 +52,11 @@ def build_city(out: Path, seed: int = 7) -> tuple[list[dict], list[tuple[str, st
         row = {k: "" for k in CASE_COLUMNS}
         row.update(case_id=f"C{n:05d}", hospital_id=hid, region_code=region, insurance_type="1",
                    patient_id=f"P{n:05d}", sex=str(rng.randint(1, 2)), age_years=str(rng.randint(20, 80)),
-                   admit_date=f"{year}-{month:02d}-01", discharge_date=f"{year}-{month:02d}-{min(28, 1 + los % 27):02d}",
+                   admit_date=f"{year}-{month:02d}-01",
+                   discharge_date=f"{year}-{month:02d}-{min(28, 1 + los % 27):02d}",
                    los_days=str(los), discharge_way=str(way), dx_codes=dx, px_codes="", total_cost=str(c),
                    fund_paid=str(fund), settle_date=f"{year}-{month:02d}-{rng.randint(1, 28):02d}")
-        for col, v in zip(FEE_COLUMNS, fees):
+        for col, v in zip(FEE_COLUMNS, fees, strict=True):
             row[col] = str(v.quantize(D("0.01")))
         cases.append(row)
         groups.append((hid, row["case_id"], drg, status))
@@ -239,7 +240,7 @@ def _recompute(cases, groups, year, p, special, scores, budgets, prepaid, hospit
         by_gy[(g, y)].append((h, cost))
     kept = []
     for (g, y), rows in by_gy.items():
-        for (h, cost), k in zip(rows, kept_flags([r[1] for r in rows], p)):
+        for (h, cost), k in zip(rows, kept_flags([r[1] for r in rows], p), strict=True):
             if k:
                 kept.append((h, g, y, cost))
 
@@ -376,7 +377,7 @@ def _recompute_statistics(cases, groups, rw, p) -> dict:
         kept_rows = []
         for g, rs in per.items():
             flags = kept_flags([r["cost"] for r in rs], p)
-            kept = [r for r, k in zip(rs, flags) if k]
+            kept = [r for r, k in zip(rs, flags, strict=True) if k]
             kept_rows += kept
             costs, kc = [r["cost"] for r in rs], [r["cost"] for r in kept]
             deaths = sum(1 for r in rs if r["discharge_way"] == "5")
@@ -427,8 +428,8 @@ def _recompute_statistics(cases, groups, rw, p) -> dict:
             perf[(y, h)] = dict(
                 n_cases=sum(r["hospital_id"] == h for r in rows), drg_count=len(hg),
                 cmi=(sum(cal[r["drg"]] for r in with_rw) / len(with_rw)) if with_rw else None,
-                cei=sum(len(v) * (_mean([r["cost"] for r in v]) / stats[(y, g)]["mean_cost"]) for g, v in hg.items()) / n
-                if n else None,
+                cei=sum(len(v) * (_mean([r["cost"] for r in v]) / stats[(y, g)]["mean_cost"])
+                        for g, v in hg.items()) / n if n else None,
                 tei=sum(len(v) * (_mean([D(r["los_days"]) for r in v]) / stats[(y, g)]["mean_los"])
                         for g, v in hg.items()) / n if n else None,
                 low_risk_deaths=sum(r["discharge_way"] == "5" for r in low), low_risk_cases=len(low))

@@ -22,9 +22,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from drgflow import config, db
-
 from conftest import create_database, drop_database
+from drgflow import config, db
 
 REPO = config.REPO_ROOT
 SH = "Asia/Shanghai"

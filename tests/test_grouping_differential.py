@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import query
 from drgflow.grouping import group_cases
 from drgflow.schemes.pack import load_pack
 from drgflow.schemes.rules import compile_adrg
-from conftest import query
 from oracle import chs_drg11
 from test_grouping_support import load_cases
 
@@ -45,11 +45,12 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
 
     def case(form, dx, px, sex=None, age=45, age_days=None, weight=None):
         sex = sex or rng.choice((1, 2))
-        cases.append((form, {"sex": str(sex), "age_years": str(age), "age_days": "" if age_days is None else str(age_days),
+        cases.append((form, {"sex": str(sex), "age_years": str(age),
+                             "age_days": "" if age_days is None else str(age_days),
                              "birth_weight_g": "" if weight is None else str(weight),
                              "dx_codes": "|".join(dict.fromkeys(dx)), "px_codes": "|".join(px)}))
 
-    for code, a in sorted(pack.adrgs.items()):
+    for _code, a in sorted(pack.adrgs.items()):
         comp = compile_adrg(a)
         alt = rng.choice(sorted({c[0] for c in comp.conds}))
         conds = [c for c in comp.conds if c[0] == alt]
@@ -100,7 +101,8 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
     for _ in range(n_random):
         px = rng.sample(ss, rng.randint(0, 2)) if rng.random() < .6 else []
         case("random", [rng.choice(all_pdx)] + rng.sample(mcc + cc, rng.randint(0, 4)), px,
-             age=rng.choice((0, 1, 30, 70)), age_days=rng.choice((None, 5, 28, 100)), weight=rng.choice((None, 1200, 2600)))
+             age=rng.choice((0, 1, 30, 70)), age_days=rng.choice((None, 5, 28, 100)),
+             weight=rng.choice((None, 1200, 2600)))
     return cases
 
 
@@ -154,7 +156,7 @@ def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path
     rows = [{"case_id": f"D{i:05d}", **c} for i, (_, c) in enumerate(cases)]
     got = _group_sql(fresh_url, tmp_path, rows)
     disagreements, fall_throughs = [], 0
-    for (form, c), row in zip(cases, rows):
+    for (form, c), row in zip(cases, rows, strict=True):
         args = (int(c["sex"]), int(c["age_years"]), _as_int(c["age_days"]), _as_int(c["birth_weight_g"]),
                 c["dx_codes"].split("|"), c["px_codes"].split("|") if c["px_codes"] else [])
         want = oracle.group(*args)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from drgflow.grouping import group_cases
 from conftest import query
+from drgflow.grouping import group_cases
 from test_grouping_support import load_cases, opendrg_cases
 
 

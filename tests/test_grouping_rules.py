@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import create_database, drop_database, query
 from drgflow import db
 from drgflow.grouping import group_cases
 from drgflow.schemes.terminology import SAMPLE_DIR, import_terminology
-from conftest import create_database, drop_database, query
 from test_grouping_support import load_cases
 
 V = "SAMPLE-DRG"
 # an undotted variant spelling of C61.x00 (MDCM) from the sample variant map
-VARIANT = next(line.split() for line in (SAMPLE_DIR / "icd10_sample_variant_map.txt").read_text(encoding="utf-8").splitlines()
+VARIANT = next(line.split()
+               for line in (SAMPLE_DIR / "icd10_sample_variant_map.txt").read_text(encoding="utf-8").splitlines()
                if line.endswith(" C61.x00"))
 
 CASES = {

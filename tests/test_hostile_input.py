@@ -15,10 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from conftest import query
 from drgflow import cli, config, contract, db, loader, quality
 from drgflow.reports import statements
-
-from conftest import query
 
 # any Unicode text PostgreSQL can store (no NUL, no lone surrogates), with SQL and CSV trouble mixed in
 nasty = st.one_of(
@@ -43,7 +42,7 @@ def test_any_text_loads_and_comes_back_unchanged(values, fresh_url, tmp_path):
     assert res.rows_read == len(values)
     rows = query(fresh_url, f"select {', '.join(FIELDS)} from raw.cases where batch_id = %s order by source_row",
                  (res.batch_id,))
-    for got, want in zip(rows, values):
+    for got, want in zip(rows, values, strict=True):
         # CSV cannot tell an empty field from a missing one: both arrive as NULL
         assert [g if g is not None else "" for g in got] == [want[f] for f in FIELDS]
 
@@ -166,8 +165,8 @@ def test_feedback_workbook_writes_input_text_as_text(fresh_url, gx_cleanup, tmp_
     """Rows rejected for a bad amount, with formula-like case ids and hospital id: the feedback file for the
     hospital lists them as text."""
     hospital = "=HOSP|' /C calc'!A0"
-    rows = [dict(zip(contract.CASE_COLUMNS, ["x"] * len(contract.CASE_COLUMNS)), case_id=c, hospital_id=hospital,
-                 total_cost="=1+1") for c in FORMULAS if "\x07" not in c]
+    rows = [dict(dict.fromkeys(contract.CASE_COLUMNS, "x"), case_id=c, hospital_id=hospital, total_cost="=1+1")
+            for c in FORMULAS if "\x07" not in c]
     path = tmp_path / "=evil.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         w = csv.DictWriter(handle, fieldnames=contract.CASE_COLUMNS, lineterminator="\r\n")

@@ -13,10 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from conftest import query
 from drgflow import contract, filescan, generate, loader
 from drgflow.loader import LoadError
-
-from conftest import query
 
 HEADER = list(contract.CASE_COLUMNS)
 
@@ -119,7 +118,8 @@ def test_a_killed_load_leaves_no_trace_and_the_rerun_succeeds(tmp_path, fresh_ur
     deadline = time.monotonic() + 60
     # kill it while the COPY is streaming: the batch row exists only inside the open transaction
     while time.monotonic() < deadline:
-        active = query(fresh_url, "select count(*) from pg_stat_activity where datname = current_database() and query ilike 'copy %%cases%%'")[0][0]
+        active = query(fresh_url, "select count(*) from pg_stat_activity "
+                                  "where datname = current_database() and query ilike 'copy %%cases%%'")[0][0]
         if active:
             break
         time.sleep(0.05)

@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from drgflow import cli, config, pipeline, settlement
-
 from conftest import create_database, drop_database, query
+from drgflow import cli, config, pipeline, settlement
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
 from openpyxl import load_workbook
-from settlement_fixture import build_city, write_case_grouping
 
+from conftest import create_database, drop_database
 from drgflow import cli, config, contract, db, loader, quality, settlement
 from drgflow.errors import UserError
 from drgflow.reports import build_reports
+from settlement_fixture import build_city, write_case_grouping
 
 D = Decimal
 YEAR, MONTHS = 2024, (3, 5)

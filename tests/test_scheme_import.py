@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import query
 from drgflow import config
 from drgflow.cli import main
 from drgflow.errors import UserError
 from drgflow.schemes.importer import import_scheme
 from drgflow.schemes.pack import load_pack
 from drgflow.schemes.rules import compile_adrg
-from conftest import query
 
 SAMPLE = config.sample_scheme_dir()
 

@@ -93,7 +93,8 @@ def test_base_points_match_recomputation(city):
         assert g["base_points"] == e["base_points"], drg
         assert close(g["mean_cost"], e["mean_cost"], "1e-9"), drg
         assert g["n_base"] == e["n_base"] and g["stable"] == e["stable"], drg
-        assert (g["cv_base"] is None) == (e["cv_base"] is None) and (e["cv_base"] is None or close(g["cv_base"], e["cv_base"], "1e-12"))
+        assert (g["cv_base"] is None) == (e["cv_base"] is None) and (
+            e["cv_base"] is None or close(g["cv_base"], e["cv_base"], "1e-12"))
         assert g["high_ratio_multiple"] == e["high_ratio_multiple"], drg
         assert g["rw"] == e["base_points"] / 100
     assert any(e["stable"] for e in exp.values()) and not all(e["stable"] for e in exp.values())
@@ -280,7 +281,8 @@ def test_invariant_tests_catch_a_broken_prepayment(city):
                     vars=settlement._vars(YEAR, 5))
     finally:
         settlement.settle(YEAR, 5, url=url)
-    run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url, vars=settlement._vars(YEAR, 5))
+    run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
+            vars=settlement._vars(YEAR, 5))
 
 
 def test_explain_names_type_points_and_money(city):
@@ -314,7 +316,8 @@ def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, 
     with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.RaiseException):
         conn.execute("delete from marts.settlement_monthly where period = %s", (period,))
     # a March case corrected after the close: new batch, doubled cost
-    victim = _rows(url, "select c.* from staging.stg_raw__cases c join marts.case_points p using (hospital_id, case_id) "
+    victim = _rows(url, "select c.* from staging.stg_raw__cases c "
+                        "join marts.case_points p using (hospital_id, case_id) "
                         "where c.settle_period = %s and p.case_type = 'normal' limit 1", (period,))[0]
     src = (tmp_path / "fix.csv")
     orig = next(c for c in city["cases"] if c["case_id"] == victim["case_id"])
@@ -379,10 +382,12 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
             run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT, "--exclude", *settlement.SHARED_VIEWS,
                      *settlement.NO_UNIT_TESTS], url=url, vars=settlement._vars(YEAR, None))
-            exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10}, budgets=BUDGETS)["base_points"]
+            exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10},
+                            budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",
                                               (YEAR,))}
-            assert {d: g["base_points"] for d, g in got.items()} == {d: e["base_points"] for d, e in exp.items()}, method
+            assert ({d: g["base_points"] for d, g in got.items()}
+                    == {d: e["base_points"] for d, e in exp.items()}), method
             trimmed = any(g["n_kept"] < g["n_base"] for g in got.values())
             assert trimmed == (method != "none"), method
     finally:

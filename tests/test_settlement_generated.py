@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
-from settlement_fixture import recompute, recompute_statistics
 
+from conftest import create_database, drop_database
 from drgflow import config, db, generate, grouping, loader, settlement, transform
+from settlement_fixture import recompute, recompute_statistics
 
 D = Decimal
 YEAR = 2024

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import query
 from drgflow.errors import UserError
 from drgflow.schemes.terminology import SAMPLE_DIR, import_terminology
-from conftest import query
 
 
 def test_sample_terminology_loads_and_is_idempotent(fresh_url):

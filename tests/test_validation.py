@@ -179,7 +179,9 @@ def test_data_docs_page_renders_in_headless_chromium(generated, tmp_path):
 
 def _codes(url: str) -> dict[str, str]:
     """Catalogue codes to write test rows with (whatever terminology is imported)."""
-    one = lambda sql_text: query(url, sql_text)[0][0]  # noqa: E731
+    def one(sql_text: str) -> str:
+        return query(url, sql_text)[0][0]
+
     return {
         "dx": one("select min(code) from ref.dx_catalogue where code ~ '^[IJK][0-9]{2}[.]' and code !~ '[+*]'"),
         "dx2": one("select max(code) from ref.dx_catalogue where code ~ '^[EJ][0-9]{2}[.]' and code !~ '[+*]'"),
@@ -271,7 +273,8 @@ def bad_input_cases(c: dict[str, str]) -> list[tuple[dict[str, str], set[str], s
         (_row(case_id="adultneg", dx_codes=dx, age_years="45", age_days="-3"), set(), {"age_days_inconsistent"}),
         (_row(case_id="inf365", dx_codes=dx, age_years="0", age_days="365"), set(), set()),
         (_row(case_id="inf366", dx_codes=dx, age_years="0", age_days="366"), {"age_days_out_of_range"}, set()),
-        (_row(case_id="infneg", dx_codes=dx, age_years="0", age_days="-1", birth_weight_g="3000"), {"age_days_out_of_range"}, set()),
+        (_row(case_id="infneg", dx_codes=dx, age_years="0", age_days="-1", birth_weight_g="3000"),
+         {"age_days_out_of_range"}, set()),
         (_row(case_id="age130", dx_codes=dx, age_years="130"), set(), set()),
         (_row(case_id="age131", dx_codes=dx, age_years="131"), {"age_out_of_range"}, set()),
         (_row(case_id="peri364", dx_codes=c["perinatal"], age_years="0", age_days="364"), set(), set()),

@@ -180,6 +180,7 @@ def _settlement_scenario(base_cases: int, year_cases: int, work: Path, env: dict
 
 
 def run(sizes: list[int], base_cases: int = 0, year_cases: int = 0, keep: bool = False) -> str:
+    """Run the load (and, with base_cases, settlement) scenarios; write docs/benchmarks.md and return it."""
     version, _ = config.default_scheme()
     work = Path(tempfile.mkdtemp(prefix="drgflow-bench-"))
     env = {**os.environ, "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False", "DO_NOT_TRACK": "1"}
@@ -242,6 +243,7 @@ def _report(rows: list[dict], scheme: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line of `python -m drgflow.bench`: run the scenarios and print the table."""
     parser = argparse.ArgumentParser(prog="python -m drgflow.bench", description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000", help="case counts of the load scenario")
     parser.add_argument("--base-cases", type=int, default=1_000_000,

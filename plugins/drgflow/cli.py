@@ -14,6 +14,7 @@ from drgflow.errors import DbtError, LoadError, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `drgflow` argument parser, with the subcommands every drgflow.commands module registers."""
     parser = argparse.ArgumentParser(
         prog="drgflow",
         description="DRG points payment pipeline: load, validate, group, calibrate, settle, report.",
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one drgflow command; returns the exit code (2: user error, 3: database unreachable, 130: interrupted)."""
     warnings.filterwarnings("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("drgflow: interrupted; nothing half-done was kept (loads and runs are transactional)", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: a clear line, the detail in the log
+    except Exception as exc:  # last resort: a clear line, the detail in the log
         if isinstance(exc, psycopg.OperationalError):
             print(f"drgflow: error: cannot reach the database: {str(exc).strip()}", file=sys.stderr)
             return 3

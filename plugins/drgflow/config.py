@@ -34,6 +34,7 @@ _ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def env(name: str, default: str | None = None) -> str | None:
+    """The environment variable `name`, or `default` when it is unset or empty."""
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
@@ -47,6 +48,7 @@ def service_roles() -> bool:
 
 
 def home() -> Path:
+    """DRGFLOW_HOME (default <repo>/.drgflow), created if missing."""
     path = Path(env("DRGFLOW_HOME", str(REPO_ROOT / ".drgflow"))).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -59,10 +61,12 @@ def shared_dir() -> Path | None:
 
 
 def sample_scheme_dir() -> Path:
+    """Folder of the bundled SAMPLE-DRG scheme pack."""
     return PACKAGE_DIR / "sample_scheme" / "SAMPLE-DRG"
 
 
 def official_scheme_dir(version: str = "CHS-DRG-1.1") -> Path | None:
+    """Folder of scheme `version` under ../shared/schemes, or None when this machine has none."""
     shared = shared_dir()
     if shared is None:
         return None
@@ -94,12 +98,14 @@ def default_scheme_version() -> str:
 
 
 def reports_dir() -> Path:
+    """DRGFLOW_REPORTS (default DRGFLOW_HOME/reports), created if missing."""
     path = Path(env("DRGFLOW_REPORTS", str(home() / "reports"))).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def dbt_project_dir() -> Path:
+    """The repository's dbt project folder."""
     return REPO_ROOT / "dbt_project"
 
 

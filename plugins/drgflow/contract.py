@@ -46,6 +46,7 @@ KIND_MARKERS = {
 
 
 def kind_of_header(header: list[str]) -> str | None:
+    """The file kind whose marker column the header holds (KIND_MARKERS), or None."""
     names = set(header)
     for kind, marker in KIND_MARKERS.items():
         if marker in names:

@@ -22,6 +22,7 @@ SCHEMAS = ("raw", "audit", "ref", "staging", "intermediate", "marts")
 
 
 def pgdata_dir() -> Path:
+    """Data folder of the embedded PostgreSQL (DRGFLOW_HOME/pgdata)."""
     return config.home() / "pgdata"
 
 
@@ -69,6 +70,7 @@ def database_url() -> str:
 
 
 def ensure_database(dbname: str) -> None:
+    """Create database `dbname` on the server unless it exists."""
     with connect(server_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
         if not exists:
@@ -119,6 +121,7 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
 
 @contextlib.contextmanager
 def transaction(url: str | None = None) -> Iterator[psycopg.Connection]:
+    """A connection to the warehouse (or `url`) inside one transaction, committed when the block ends without error."""
     with connect(url) as conn:
         with conn.transaction():
             yield conn
@@ -212,6 +215,7 @@ def require_initialised(conn: psycopg.Connection) -> None:
 
 
 def status() -> str:
+    """One line on the database: the external server reachable or not, or the embedded one running or stopped."""
     explicit = config.env("DRGFLOW_DATABASE_URL")
     if explicit:
         try:
@@ -226,6 +230,7 @@ def status() -> str:
 
 
 def stop() -> str:
+    """Stop the embedded PostgreSQL (never an external server); returns what happened."""
     if config.env("DRGFLOW_DATABASE_URL"):
         return "DRGFLOW_DATABASE_URL is set: the external server is not ours to stop"
     if not _embedded_running():
@@ -255,6 +260,7 @@ def pg_binary(name: str) -> str:
 
 
 def run_psql(sql: str, url: str | None = None) -> str:
+    """Run `sql` with psql (stop on the first error) and return its unaligned output."""
     return subprocess.run(
         [pg_binary("psql"), url or database_url(), "-v", "ON_ERROR_STOP=1", "-Atc", sql],
         check=True, capture_output=True, text=True,

@@ -83,13 +83,14 @@ def _section_kind(codes: list[str]) -> str:
 
 
 def build_templates(pack: Pack, rng: np.random.Generator) -> list[Template]:
+    """One case template per ADRG of the pack: its codes, volume weight, cost and LOS profile."""
     general = [c for m in pack.mdcs.values() if m.code not in "APYZ" for c in m.principal_dx]
     general_arr = np.array(sorted(set(general)) or ["I10.x00"])
     ss_valid = np.array(sorted(pack.ss_valid) or ["00.0000"])
     templates: list[Template] = []
     order = list(pack.adrgs.values())
     ranks = rng.permutation(len(order)) + 1
-    for adrg, rank in zip(order, ranks):
+    for adrg, rank in zip(order, ranks, strict=True):
         dx: list[str] = []
         px_sections: list[np.ndarray] = []
         regions: list[np.ndarray] = []
@@ -575,6 +576,7 @@ def _write(path: Path, header, rows) -> None:
 
 
 def format_summary(s: dict) -> str:
+    """One paragraph on what generate_city wrote."""
     rate = s["cases"] / s["seconds"] * 60 if s["seconds"] else 0
     return (f"generated {s['cases']} case rows ({s['defects']} with injected defects, listed in defects.csv) "
             f"in {s['case_files']} files for {len(s['years'])} years, {s['hospitals']} hospitals in regions "

@@ -64,6 +64,7 @@ def parse_header(path: Path, first: bytes, encoding: str) -> tuple[list[str], in
 
 
 def check_header(path: Path, header: list[str]) -> str:
+    """The file kind of `header`; raises LoadError when it matches no kind or repeats, lacks or adds columns."""
     kind = contract.kind_of_header(header)
     if kind is None:
         raise LoadError(
@@ -348,6 +349,7 @@ def _short(path: Path) -> str:
 
 
 def scan_encoding_quick(path: Path) -> str:
+    """UTF8 or GB18030, from the first 64 KiB of the file."""
     with path.open("rb") as handle:
         head = handle.read(65536)
     try:

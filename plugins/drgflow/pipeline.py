@@ -127,6 +127,7 @@ def _redact(url: str) -> str:
 
 
 def format_demo(s: dict) -> str:
+    """The demo's summary as indented lines for the terminal."""
     lines = [
         "drgflow demo finished",
         f"  database:            {s['database']}",

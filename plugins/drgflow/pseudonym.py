@@ -17,6 +17,7 @@ BLOCK = 64  # SHA-256 block size
 
 
 def key() -> bytes:
+    """The HMAC key: DRGFLOW_PSEUDONYM_KEY, else DRGFLOW_HOME/pseudonym.key (a random key, created once)."""
     value = config.env("DRGFLOW_PSEUDONYM_KEY")
     if value:
         return value.encode("utf-8")

@@ -100,7 +100,7 @@ def _case_sheet(ws: Worksheet, hospital_id: str, batch_id: int | None, cases: li
         excel.write_row(ws, n + 2, [n, c["batch_id"], c["file_name"], c["source_row"], c["case_id"],
                                     c["settle_date"], c["discharge_date"], c["outcome"], c["problems"],
                                     c["reasons"], c["rules"], c["status"]])
-    for width, col in zip((6, 8, 24, 7, 16, 12, 12, 9, 7, 90, 40, 16), "ABCDEFGHIJKL"):
+    for width, col in zip((6, 8, 24, 7, 16, 12, 12, 9, 7, 90, 40, 16), "ABCDEFGHIJKL", strict=True):
         ws.column_dimensions[col].width = width
     for row in ws.iter_rows(min_row=3, min_col=10, max_col=10):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")

@@ -8,6 +8,7 @@ from drgflow import contract, pseudonym
 
 
 def raw_table_ddl(kind: str) -> str:
+    """create table if not exists for raw.<kind>: the kind's columns as text, keyed by batch and row."""
     cols = ",\n    ".join(f"{c} text" for c in contract.FILE_KINDS[kind])
     return f"""
 create table if not exists raw.{kind} (
@@ -19,6 +20,7 @@ create table if not exists raw.{kind} (
 
 
 def ensure_raw_tables(conn: psycopg.Connection) -> None:
+    """Create every raw table (if missing) and the pseudonymisation trigger on raw.cases."""
     db_ddl = "\n".join(raw_table_ddl(kind) for kind in contract.FILE_KINDS)
     conn.execute(db_ddl)
     conn.execute(pseudonym.TRIGGER_SQL)

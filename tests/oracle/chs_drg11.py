@@ -150,7 +150,7 @@ def _parse_adrg_rule(adrg: str, name: str, text: str) -> Rule:
         else:
             raise ValueError(f"{adrg}: unknown rule phrase {line!r}")
     if table_alt_lines:
-        rule.table_alternatives = [re.findall(r"手术表(\d+)", l) for l in table_alt_lines]
+        rule.table_alternatives = [re.findall(r"手术表(\d+)", alt) for alt in table_alt_lines]
     return rule
 
 
@@ -283,7 +283,6 @@ class Oracle:
         # Exclusion tables: "表 7-N 包含以下主要诊断： code name code name ..."
         text = _read(d / "7_CCE.txt")
         table = None
-        pos = 0
         tokens = sorted(
             [(m.start(), "T", m.group(1)) for m in _TABLE_TOKEN.finditer(text)]
             + [(m.start(), "C", m.group(1)) for m in _DX_TOKEN.finditer(text)]

@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from drgflow import settlement
 from drgflow.airflow import tasks
 from drgflow.airflow.checks import run_output_checks
 from drgflow.airflow.dbt import dbt_task_group
@@ -39,27 +40,27 @@ GROUPING_SELECT = ["+case_grouping"]
 def _shared_views() -> list[str]:
     """The views every settlement run rebuilds with its year and scheme: drgflow.settlement's list, so the DAGs
     follow the settlement module as its models change."""
-    try:
-        from drgflow.settlement import SHARED_VIEWS
-    except ImportError:  # settlement module not in this checkout: the views of issue 6
-        return ["int_parameters_resolved", "int_case_groups_selected", "int_case_bed_day_matched"]
-    return list(SHARED_VIEWS)
+    return list(settlement.SHARED_VIEWS)
 
 
 def monthly_select() -> list[str]:
+    """dbt selection of monthly_settlement: the shared views, the settlement models, case points, the month's mart."""
     return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_monthly"]
 
 
 def annual_select() -> list[str]:
+    """dbt selection of annual_settlement: the shared views, the settlement models, case points, the year's mart."""
     return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_annual"]
 
 
 def calibration_select() -> list[str]:
+    """dbt selection of annual_calibration: the shared views, the statistics and coefficient models."""
     return [*_shared_views(), "path:models/intermediate/statistics", "path:models/marts/coefficients",
             "path:models/marts/statistics"]
 
 
 def default_args() -> dict[str, Any]:
+    """Task defaults of every drgflow DAG: owner, no retries, the alert callback on failure."""
     # Python tasks do not retry by default: they are idempotent and a rerun is a clear of the failed task
     return {"owner": "drgflow", "retries": 0, "retry_delay": timedelta(minutes=2),
             "on_failure_callback": tasks.on_failure}
@@ -193,6 +194,7 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
 
 
 def monthly_settlement_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
+    """The monthly_settlement DAG (5th 03:00 for the previous month); `select` overrides its dbt selection."""
     return _settlement_dag(
         "monthly_settlement", "monthly", PeriodTimetable("month", delay_days=4, delay_hours=3),
         "Monthly pre-settlement of the previous month (5th 03:00 Asia/Shanghai)",
@@ -201,6 +203,7 @@ def monthly_settlement_dag(select: list[str] | None = None, grouping_select: lis
 
 
 def annual_calibration_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
+    """The annual_calibration DAG (6 January 03:00 for the new year); `select` overrides its dbt selection."""
     return _settlement_dag(
         "annual_calibration", "calibration", PeriodTimetable("year", delay_days=5, delay_hours=3),
         "Calibration (base points, coefficients) of the new year, 6 January 03:00 Asia/Shanghai",
@@ -209,6 +212,7 @@ def annual_calibration_dag(select: list[str] | None = None, grouping_select: lis
 
 
 def annual_settlement_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
+    """The annual_settlement DAG (early March 03:00 for the previous year); `select` overrides its dbt selection."""
     return _settlement_dag(
         "annual_settlement", "annual", PeriodTimetable("year", delay_months=2, delay_days=0, delay_hours=3),
         "Annual settlement of the previous year, early March 03:00 Asia/Shanghai (after December's "

@@ -133,6 +133,7 @@ def period_status(period: str, url: str | None = None) -> str | None:
 
 
 def closed_months(year: int, url: str | None = None) -> list[str]:
+    """The year's closed months (YYYY-MM, ascending) from audit.periods; [] before that table exists."""
     url = url or db.database_url()
     with db.connect(url) as conn:
         if not conn.execute("select to_regclass('audit.periods') is not null").fetchone()[0]:
@@ -180,6 +181,7 @@ def record_settlement(period: dict[str, Any], url: str | None = None) -> dict[st
 
 
 def record_calibration(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
+    """Record the year's calibration built by the DAG's dbt tasks (drgflow.settlement.calibrate, no rebuild)."""
     fn = settlement.calibrate
     return _jsonable(fn(int(period["settlement_year"]), url=url or db.database_url(), build=False))
 
@@ -224,6 +226,7 @@ def alert_text(context: dict[str, Any]) -> str:
 
 
 def alerts_dir() -> Path:
+    """DRGFLOW_HOME/alerts, created if missing."""
     path = config.home() / "alerts"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -23,6 +23,7 @@ def period_start(at: DateTime, unit: str) -> DateTime:
 
 
 def next_period(start: DateTime, unit: str) -> DateTime:
+    """Start of the month or year after the one starting at `start`."""
     return start.add(months=1) if unit == "month" else start.add(years=1)
 
 
@@ -41,14 +42,17 @@ class PeriodTimetable(Timetable):
 
     @property
     def summary(self) -> str:
+        """Short schedule text for the Airflow UI, e.g. `previous month +0m4d3h`."""
         return f"previous {self.unit} +{self.delay_months}m{self.delay_days}d{self.delay_hours}h"
 
     def serialize(self) -> dict[str, Any]:
+        """The constructor's arguments, for the serialized DAG."""
         return {"unit": self.unit, "delay_months": self.delay_months, "delay_days": self.delay_days,
                 "delay_hours": self.delay_hours}
 
     @classmethod
     def deserialize(cls, data: dict[str, Any]) -> PeriodTimetable:
+        """The timetable of a serialize() dict."""
         return cls(data["unit"], data["delay_months"], data["delay_days"], data["delay_hours"])
 
     def run_after(self, period_end: DateTime) -> DateTime:
@@ -63,6 +67,7 @@ class PeriodTimetable(Timetable):
         return hash(tuple(self.serialize().items()))
 
     def interval_of(self, start: DateTime) -> DataInterval:
+        """Data interval (UTC) of the calendar period containing `start`."""
         start = period_start(start, self.unit)
         return DataInterval(start=start.in_timezone("UTC"), end=next_period(start, self.unit).in_timezone("UTC"))
 
@@ -76,6 +81,7 @@ class PeriodTimetable(Timetable):
 
     def next_dagrun_info(self, *, last_automated_data_interval: DataInterval | None,
                          restriction: TimeRestriction) -> DagRunInfo | None:
+        """The next period to run: after the last automated one, else the first whole period allowed."""
         if last_automated_data_interval is not None:
             start = next_period(period_start(last_automated_data_interval.start, self.unit), self.unit)
         elif restriction.earliest is None:

@@ -9,6 +9,7 @@ from drgflow.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the db, generate and load subcommands."""
     p = sub.add_parser("db", help="the warehouse: start|stop|status|url|init|init-roles|backup PATH|restore PATH")
     p.add_argument("action", choices=["start", "stop", "status", "url", "init", "init-roles", "backup", "restore"])
     p.add_argument("path", nargs="?", type=Path, help="backup file (backup, restore)")
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    """drgflow db ACTION: start, stop, status, url, init, init-roles, backup or restore the warehouse."""
     if args.action == "start":
         url = db.database_url()
         db.init_warehouse(url)
@@ -72,6 +74,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """drgflow generate: write a synthetic city's files and print a summary."""
     from drgflow import generate  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     years = generate.parse_years(args.years)
@@ -85,6 +88,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    """drgflow load: load (and validate) the files and print the counts per file and in total."""
     from drgflow import loader  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     results = loader.load_paths(args.paths, validate=not args.no_validate)

@@ -8,6 +8,7 @@ from drgflow import config, db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the terminology, scheme and group subcommands."""
     p = sub.add_parser("terminology", help="load the diagnosis/procedure catalogues and variant maps into ref")
     p.add_argument("action", choices=["import"])
     p.add_argument("--from", dest="folder", type=Path, default=None,
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_terminology(args: argparse.Namespace) -> int:
+    """drgflow terminology import: load the catalogues and variant maps and print the counts."""
     from drgflow.schemes.terminology import import_terminology  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     r = import_terminology(folder=args.folder)
@@ -42,6 +44,7 @@ def cmd_terminology(args: argparse.Namespace) -> int:
 
 
 def cmd_scheme_import(args: argparse.Namespace) -> int:
+    """drgflow scheme import: load a scheme pack as a version and print what it holds."""
     from drgflow.schemes.importer import import_scheme  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     r = import_scheme(args.path, args.scheme_version, force=args.force)
@@ -64,6 +67,7 @@ def cmd_scheme_import(args: argparse.Namespace) -> int:
 
 
 def cmd_scheme_list(args: argparse.Namespace) -> int:
+    """drgflow scheme list: print the imported scheme versions."""
     url = db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:
@@ -77,6 +81,7 @@ def cmd_scheme_list(args: argparse.Namespace) -> int:
 
 
 def cmd_group(args: argparse.Namespace) -> int:
+    """drgflow group: group the accepted cases with a scheme version and print the counts."""
     from drgflow.grouping import group_cases  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     version = args.scheme or config.default_scheme()[0]

@@ -5,6 +5,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the demo and run subcommands."""
     p = sub.add_parser("demo", help="generate, load and settle a demo city end to end; prints where the reports are")
     p.add_argument("--cases-per-year", type=int, default=15000)
     p.add_argument("--hospitals", type=int, default=20)
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """drgflow demo: generate, load and settle a demo city; print where everything is."""
     from drgflow import pipeline  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     summary = pipeline.run_demo(cases_per_year=args.cases_per_year, hospitals=args.hospitals, seed=args.seed)
@@ -27,6 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """drgflow run: group, calibrate if needed, settle and report one period; print the counts."""
     from drgflow import pipeline  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     out = pipeline.run_period(args.year, args.month, reports=not args.no_reports)

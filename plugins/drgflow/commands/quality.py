@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the validate, feedback, quality and rules subcommands."""
     p = sub.add_parser("validate", help="validate loaded case batches not validated yet (or --batch N again)")
     p.add_argument("--batch", type=int, default=None, help="validate this batch (again)")
     p.add_argument("--all", action="store_true", help="re-validate every case batch with the current rules")
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """drgflow validate: validate pending (or the given) case batches and print the counts."""
     from drgflow import validation  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     results = validation.validate_pending(batch_id=args.batch, revalidate=args.all)
@@ -41,6 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
+    """drgflow feedback: write the hospitals' feedback workbooks and print their paths."""
     from drgflow import quality  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     files = quality.write_feedback(args.out, batch_id=args.batch, include_resolved=args.include_resolved)
@@ -52,6 +55,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
+    """drgflow quality: build the data-quality marts and print each hospital's scores."""
     from drgflow import db, quality  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     quality.build_quality_marts()
@@ -67,6 +71,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    """drgflow rules: print the validation rule catalogue in force."""
     from drgflow import validation  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     cat = validation.load_catalogue()

@@ -6,6 +6,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the report subcommand."""
     p = sub.add_parser("report", help="(re)build hospital statements, the regional report, dbt docs and the "
                                       "index page for a settled period (YYYY-MM or YYYY)")
     p.add_argument("--period", required=True, metavar="YYYY-MM|YYYY")
@@ -14,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """drgflow report: (re)build a settled period's reports and print their paths."""
     from drgflow.reports import build_reports  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     paths = build_reports(args.period, docs=not args.no_docs)

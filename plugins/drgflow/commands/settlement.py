@@ -8,6 +8,7 @@ from drgflow.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the calibrate, settle, close, reopen and explain subcommands."""
     p = sub.add_parser("calibrate", help="base-period statistics, base points and coefficients for settlement year Y")
     p.add_argument("--year", type=int, required=True)
     p.set_defaults(func=cmd_calibrate)
@@ -37,6 +38,7 @@ def _print(result: dict) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    """drgflow calibrate: statistics, base points and coefficients of a settlement year."""
     from drgflow import settlement  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     _print(settlement.calibrate(args.year))
@@ -44,6 +46,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_settle(args: argparse.Namespace) -> int:
+    """drgflow settle: case points and the monthly or annual settlement."""
     from drgflow import settlement  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     _print(settlement.settle(args.year, args.month))
@@ -51,6 +54,7 @@ def cmd_settle(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
+    """drgflow close: close a settled period."""
     from drgflow import settlement  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     _print(settlement.close_period(args.period))
@@ -58,6 +62,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
+    """drgflow reopen: reopen a closed period, logging the reason."""
     from drgflow import settlement  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     _print(settlement.reopen_period(args.period, args.reason))
@@ -65,6 +70,7 @@ def cmd_reopen(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """drgflow explain: print how one case's group, type, points and money were computed."""
     from drgflow import settlement  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
     hospital_id, sep, case_id = args.case.partition("/")

@@ -12,9 +12,9 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # headless: Airflow workers and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+from matplotlib.ticker import MaxNLocator
 
 CJK_FONT = "Noto Sans CJK SC"
 PALETTE = ["#2f6f9f", "#e07b39", "#4f9d69", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c",
@@ -58,6 +58,7 @@ def _f(values: Sequence) -> list[float]:
 
 def line_chart(x: Sequence[str], series: dict[str, Sequence], title: str, ylabel: str = "",
                hlines: dict[str, Decimal] | None = None) -> str:
+    """Inline SVG of one line per series over `x`, with dashed reference lines `hlines`."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(7.2, 3.0))
     for i, (name, ys) in enumerate(series.items()):
@@ -74,6 +75,7 @@ def line_chart(x: Sequence[str], series: dict[str, Sequence], title: str, ylabel
 
 def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: str, ylabel: str = "",
                  horizontal: bool = False) -> str:
+    """Inline SVG of bars per category, the stacks on top of each other (horizontal bars if asked)."""
     cjk_available()
     height = max(2.6, 0.32 * len(categories) + 1.2) if horizontal else 3.2
     fig, ax = plt.subplots(figsize=(7.2, height))
@@ -85,7 +87,7 @@ def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: 
             ax.barh(pos, v, left=base, label=name, color=PALETTE[i % len(PALETTE)])
         else:
             ax.bar(pos, v, bottom=base, label=name, color=PALETTE[i % len(PALETTE)])
-        base = [b + x for b, x in zip(base, v)]
+        base = [b + x for b, x in zip(base, v, strict=True)]
     if horizontal:
         ax.set_yticks(pos, list(categories))
         ax.invert_yaxis()
@@ -101,6 +103,7 @@ def stacked_bars(categories: Sequence[str], stacks: dict[str, Sequence], title: 
 
 def histogram(values: Sequence, bins: Sequence[float], title: str, xlabel: str, ylabel: str,
               marker: float | None = None) -> str:
+    """Inline SVG of a histogram of `values`, with a dashed line at `marker`."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(7.2, 2.8))
     v = [x for x in _f(values) if x == x]
@@ -115,11 +118,12 @@ def histogram(values: Sequence, bins: Sequence[float], title: str, xlabel: str, 
 
 
 def scatter(xs: Sequence, ys: Sequence, labels: Sequence[str], title: str, xlabel: str, ylabel: str) -> str:
+    """Inline SVG of labelled points, with dotted lines at 1 on both axes."""
     cjk_available()
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     fx, fy = _f(xs), _f(ys)
     ax.scatter(fx, fy, color=PALETTE[0])
-    for x, y, t in zip(fx, fy, labels):
+    for x, y, t in zip(fx, fy, labels, strict=True):
         if x == x and y == y:
             ax.annotate(t, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
     ax.axvline(1.0, color="#999", linewidth=0.8, linestyle=":")

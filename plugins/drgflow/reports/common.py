@@ -21,16 +21,19 @@ GROUP_STATUS_ZH = {"grouped": "入组 grouped", "qy": "歧义 qy", "ungroupable"
 
 
 def rows(conn: psycopg.Connection, sql: str, args: Any = None) -> list[dict]:
+    """All rows of the query as dicts."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, args).fetchall()
 
 
 def one(conn: psycopg.Connection, sql: str, args: Any = None) -> dict | None:
+    """The first row of the query as a dict, or None."""
     found = rows(conn, sql, args)
     return found[0] if found else None
 
 
 def relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    """Does the table or view `name` (schema.name) exist?"""
     return bool(conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0])
 
 

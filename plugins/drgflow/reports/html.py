@@ -12,8 +12,9 @@ CSS = """
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif;
        color: var(--ink); margin: 0 auto; max-width: 1100px; padding: 24px 32px; font-size: 14px; line-height: 1.45; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid var(--accent);
-     padding-bottom: 3px; } h3 { font-size: 15px; margin: 18px 0 6px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid var(--accent); padding-bottom: 3px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
 .sub { color: var(--muted); margin: 0 0 16px; } .note { color: var(--muted); font-size: 12px; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 12.5px; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; }
@@ -39,6 +40,7 @@ section { break-inside: auto; }
 
 
 def page(title: str, body: str, subtitle: str = "") -> str:
+    """A complete HTML page: title, subtitle with the generation time, the stylesheet and `body`."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
@@ -82,9 +84,11 @@ def table(columns: Sequence[Column], rows: Sequence[dict], total: dict | None = 
 
 
 def figure(svg: str, caption: str) -> str:
+    """An SVG with its caption."""
     return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
 def cards(items: Sequence[tuple[str, str]]) -> str:
+    """A row of cards: each value in bold above its label."""
     return "<div class=\"cards\">" + "".join(
         f"<div class=\"card\"><b>{escape(v)}</b><span>{escape(k)}</span></div>" for k, v in items) + "</div>"

@@ -35,7 +35,8 @@ def build_index(root: Path, data_docs: Path | None = None, dbt_docs: Path | None
                           if data_docs and data_docs.exists() else "GX Data Docs: 尚无校验 no validation run yet")
                 + "</li></ul>")
     latest = []
-    for label, pick in (("最新月度 latest month", lambda n: len(n) == 7), ("最新年度 latest year", lambda n: len(n) == 4)):
+    for label, pick in (("最新月度 latest month", lambda n: len(n) == 7),
+                        ("最新年度 latest year", lambda n: len(n) == 4)):
         found = next((n for n in periods if pick(n) and (root / n / f"regional_{n}.html").exists()), None)
         if found:
             latest.append(f"<li>{label}: " + _link(root / found / f"regional_{found}.html", root, found) + "</li>")

@@ -132,6 +132,7 @@ def cost_structure(conn: psycopg.Connection, period: str) -> list[dict]:
 
 
 def grouping_quality(conn: psycopg.Connection, scheme: str | None) -> list[dict]:
+    """Grouping quality by year for the scheme (marts.grouping_quality), or [] before it exists."""
     if not relation_exists(conn, "marts.grouping_quality"):
         return []
     return rows(conn, """select year, n_cases, n_grouped, grouped_rate, qy_rate, ungroupable_rate, riv, riv_trimmed,
@@ -153,6 +154,7 @@ def drg_cvs(conn: psycopg.Connection, scheme: str | None, year: int) -> tuple[in
 
 
 def unstable_drgs(conn: psycopg.Connection, year: int) -> dict[str, Any]:
+    """The year's DRGs with base points: counts in all, stable and unstable; {} before they exist."""
     if not relation_exists(conn, "marts.drg_base_points"):
         return {}
     return rows(conn, """select count(*) as drgs, count(*) filter (where stable) as stable,
@@ -198,15 +200,17 @@ def _budget_section(budget: list[dict], monthly: bool) -> str:
     if not budget:
         return NO_DATA
     if monthly:
-        cols = [("统筹区 region", "region_code", {}), ("医院数 hospitals", "hospitals", {}), ("病例数 cases", "cases", {}),
-                ("年度基金预算 fund budget", "fund_budget", {"places": 2}),
+        cols = [("统筹区 region", "region_code", {}), ("医院数 hospitals", "hospitals", {}),
+                ("病例数 cases", "cases", {}), ("年度基金预算 fund budget", "fund_budget", {"places": 2}),
                 ("可用预算 usable U", "usable_budget", {"places": 2}),
                 ("本月额度 U/12", "month_budget", {"places": 2}), ("总点数 points", "points", {"places": 4}),
                 ("月度点值 point value", "point_value", {"places": 6}),
                 ("预拨合计 prepayment", "prepayment", {"places": 2}), ("本月使用率 use", "use_rate", _pct()),
-                ("年累计预拨 YTD prepayment", "ytd_prepayment", {"places": 2}), ("年累计使用率 YTD use", "ytd_rate", _pct())]
+                ("年累计预拨 YTD prepayment", "ytd_prepayment", {"places": 2}),
+                ("年累计使用率 YTD use", "ytd_rate", _pct())]
     else:
-        cols = [("统筹区 region", "region_code", {}), ("医院数 hospitals", "hospitals", {}), ("病例数 cases", "cases", {}),
+        cols = [("统筹区 region", "region_code", {}), ("医院数 hospitals", "hospitals", {}),
+                ("病例数 cases", "cases", {}),
                 ("年度基金预算 fund budget", "fund_budget", {"places": 2}),
                 ("可用预算 usable U", "usable_budget", {"places": 2}), ("总点数 points", "points", {"places": 4}),
                 ("年度点值 point value", "point_value", {"places": 6}), ("应付合计 payable", "payable", {"places": 2}),
@@ -307,7 +311,8 @@ def _quality_section(conn: psycopg.Connection, scheme: str | None, year: int) ->
     if cvs:
         top = max(2.0, float(max(cvs)) + 0.1)
         bins = [i * 0.1 for i in range(int(top / 0.1) + 2)]
-        svg = charts.histogram(cvs, bins, charts.label(f"{cv_year} 年各 DRG 费用变异系数分布", f"{cv_year}: CV of cost per DRG"),
+        svg = charts.histogram(cvs, bins,
+                               charts.label(f"{cv_year} 年各 DRG 费用变异系数分布", f"{cv_year}: CV of cost per DRG"),
                                "CV", charts.label("DRG 数", "DRGs"), marker=1.0)
         below = sum(1 for c in cvs if c < 1)
         out += html.figure(svg, f"{cv_year} 年 {len(cvs)} 个 DRG (n ≥ 2), 其中 {below} 个 CV < 1 (虚线)。 "
@@ -332,13 +337,15 @@ def _indices_section(conn: psycopg.Connection, scheme: str | None, year: int) ->
     out = ""
     with_cmi = [r for r in hi if r["cmi"] is not None]
     if with_cmi:
-        out += html.figure(charts.stacked_bars([r["hospital_id"] for r in with_cmi], {"CMI": [r["cmi"] for r in with_cmi]},
+        out += html.figure(charts.stacked_bars([r["hospital_id"] for r in with_cmi],
+                                               {"CMI": [r["cmi"] for r in with_cmi]},
                                                charts.label(f"{year} 各医院 CMI", f"{year} CMI by hospital"), "CMI"),
                            "病例组合指数 case-mix index (RW of the year's calibration)")
     out += html.figure(charts.scatter([r["cei"] for r in hi], [r["tei"] for r in hi], [r["hospital_id"] for r in hi],
                                       charts.label("费用与时间消耗指数", "Cost vs time efficiency"),
                                       charts.label("费用消耗指数 CEI", "CEI"), charts.label("时间消耗指数 TEI", "TEI")),
-                       "1 = 全市平均; 右上方: 费用高且住院时间长。 1 = city average; top right: costlier and longer stays.")
+                       "1 = 全市平均; 右上方: 费用高且住院时间长。 "
+                       "1 = city average; top right: costlier and longer stays.")
     return out + html.table(cols, hi)
 
 
@@ -351,14 +358,17 @@ def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path
     sections = [
         ("budget", "1. 预算使用 Budget use", _budget_section(budget_use(conn, period), monthly)),
         ("pv", f"2. 点值 Point values by month ({year})", _pv_section(conn, year, period if monthly else None)),
-        ("points", "3. 医院点数与病例类型 Points by hospital and case type", _points_section(points_by_hospital(conn, period))),
+        ("points", "3. 医院点数与病例类型 Points by hospital and case type",
+         _points_section(points_by_hospital(conn, period))),
         ("drgs", "4. 主要病组 Top DRGs", _top_section(conn, period)),
         ("cost", "5. 费用结构 Cost structure", _cost_section(conn, period)),
         ("quality", "6. 分组质量 Grouping quality (入组率, RIV, CV)", _quality_section(conn, scheme, year)),
-        ("indices", f"7. 医院 CMI 与效率指数 CMI and efficiency indices ({year})", _indices_section(conn, scheme, year)),
+        ("indices", f"7. 医院 CMI 与效率指数 CMI and efficiency indices ({year})",
+         _indices_section(conn, scheme, year)),
     ]
-    nav = "<nav><a href=\"../index.html\">← 报告目录 index</a>" + "".join(f"<a href=\"#{k}\">{html.escape(t.split(' ', 1)[1].split(' ')[0])}</a>"
-                            for k, t, _ in sections) + "</nav>"
+    nav = ("<nav><a href=\"../index.html\">← 报告目录 index</a>"
+           + "".join(f"<a href=\"#{k}\">{html.escape(t.split(' ', 1)[1].split(' ')[0])}</a>" for k, t, _ in sections)
+           + "</nav>")
     body = nav + "".join(f"<section id=\"{k}\"><h2>{html.escape(t)}</h2>{s}</section>" for k, t, s in sections)
     title = f"统筹区结算分析报告 Regional settlement report · {period}"
     subtitle = f"{kind} · 全部统筹区 all pooling regions · 分组方案 scheme {scheme or '—'}"

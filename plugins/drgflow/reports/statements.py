@@ -289,18 +289,20 @@ def adjusted_points(d: dict) -> Decimal:
 
 def _explanation(d: dict) -> str:
     adjusted = adjusted_points(d)
-    note = (f" 注意: 病例明细点数与结算点数相差 {adjusted:,.4f} 点 (结算后病例有调整, 于年终清算处理)。 Case points differ "
-            f"from the settled points by {adjusted:,.4f}: cases changed after settlement; the annual clearing "
-            "settles the difference." if adjusted else "")
+    note = (f" 注意: 病例明细点数与结算点数相差 {adjusted:,.4f} 点 (结算后病例有调整, 于年终清算处理)。 "
+            f"Case points differ from the settled points by {adjusted:,.4f}: cases changed after settlement; the "
+            "annual clearing settles the difference." if adjusted else "")
     return _formula(d["monthly"]) + note
 
 
 def _formula(monthly: bool) -> str:
     if monthly:
-        return ("说明: 月度点值 = (统筹区年度可用预算/12 + 本月个人负担合计) / 本月总点数; 预拨金额 = (点数 × 点值 − 个人负担) × ρ。"
+        return ("说明: 月度点值 = (统筹区年度可用预算/12 + 本月个人负担合计) / 本月总点数; "
+                "预拨金额 = (点数 × 点值 − 个人负担) × ρ。"
                 " Monthly point value = (U/12 + Σ personal) / Σ points of the region; prepayment = "
                 "(points × PV − personal) × ρ, rounded to the cent.")
-    return ("说明: 年度点值 = (可用预算 + 个人负担合计) / 年度总点数; 应付 = 点数 × 点值 × 考核系数 − 个人负担; 清算 = 应付 − 已预拨"
+    return ("说明: 年度点值 = (可用预算 + 个人负担合计) / 年度总点数; 应付 = 点数 × 点值 × 考核系数 − 个人负担; "
+            "清算 = 应付 − 已预拨"
             " (正数: 基金支付; 负数: 基金收回)。 payable = points × PV × K − personal; clearing = payable − prepaid "
             "(positive: the fund pays; negative: it recovers).")
 
@@ -317,7 +319,8 @@ def write_html(d: dict, path: Path) -> Path:
             + "<h2>按病例类型 Points by case type</h2>" + html.table(tcols, d["by_type"], d["type_total"])
             + f"<p>拒收病例 rejected rows in this period: <b>{rejected_count(d)}</b> "
               f"(明细见工作簿 see the workbook, sheet 拒收病例). 病例明细 {len(d['cases'])} cases in the workbook: "
-              f"<a href=\"{html.escape(path.with_suffix('.xlsx').name)}\">{html.escape(path.with_suffix('.xlsx').name)}</a>"
+              f"<a href=\"{html.escape(path.with_suffix('.xlsx').name)}\">"
+              f"{html.escape(path.with_suffix('.xlsx').name)}</a>"
               f"</p>"
             + f"<p class=\"note\">{html.escape(_explanation(d))}</p>")
     path.parent.mkdir(parents=True, exist_ok=True)

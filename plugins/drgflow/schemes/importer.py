@@ -35,6 +35,7 @@ ROW_KEYS = {"scheme_mdc": "mdc", "scheme_mdc_dx": "mdc_dx", "scheme_adrg": "adrg
 
 
 def pack_sha256(path: Path) -> str:
+    """sha256 over the pack folder's files (relative paths and contents, in path order)."""
     h = hashlib.sha256()
     for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
         h.update(f.relative_to(path).as_posix().encode())
@@ -162,10 +163,12 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
 
 
 def scheme_imported(version: str, url: str | None = None) -> bool:
+    """Is scheme `version` in ref.scheme_version?"""
     url = url or db.database_url()
     db.init_warehouse(url)
     with db.connect(url) as conn:
-        return conn.execute("select 1 from ref.scheme_version where scheme_version = %s", (version,)).fetchone() is not None
+        return conn.execute("select 1 from ref.scheme_version where scheme_version = %s",
+                            (version,)).fetchone() is not None
 
 
 def scheme_path(version: str) -> Path:

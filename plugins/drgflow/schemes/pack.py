@@ -22,10 +22,12 @@ _TABLE_REF = re.compile(r"表\s*7-(\d+)")
 
 
 def is_dx(code: str) -> bool:
+    """Is `code` an ICD-10 diagnosis code (not a procedure code)?"""
     return bool(_DX_RE.match(code))
 
 
 def clean(text: str) -> str:
+    """The text without `~~` page-break marks and byte-order marks."""
     return text.replace("~~", "").replace("\ufeff", "")
 
 
@@ -41,6 +43,7 @@ def codes_in(line: str) -> list[tuple[str, str]]:
 
 @dataclass
 class Section:
+    """A titled list of codes within an MDC or ADRG entry, with each code's name."""
     title: str
     codes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
@@ -48,6 +51,7 @@ class Section:
 
 @dataclass
 class Adrg:
+    """An ADRG: code, name, MDC letter and its entry sections."""
     code: str
     name: str
     mdc: str
@@ -62,17 +66,20 @@ class Adrg:
 
 @dataclass
 class Mdc:
+    """An MDC: letter, name and its principal-diagnosis sections."""
     code: str
     name: str
     sections: list[Section] = field(default_factory=list)
 
     @property
     def principal_dx(self) -> list[str]:
+        """Every code of the MDC's sections, in order."""
         return [c for s in self.sections for c in s.codes]
 
 
 @dataclass
 class Pack:
+    """A parsed grouping pack: MDCs, ADRGs, DRGs, CC/MCC lists, exclusion tables, OR procedures, code names."""
     version: str
     path: Path
     mdcs: dict[str, Mdc]
@@ -90,6 +97,7 @@ def _read(path: Path) -> list[str]:
 
 
 def parse_detail(lines: list[str]) -> tuple[dict[str, Mdc], dict[str, Adrg], dict[str, str]]:
+    """4_ADRG_DETAIL: the MDCs and ADRGs with their sections, and the code names found there."""
     mdcs: dict[str, Mdc] = {}
     adrgs: dict[str, Adrg] = {}
     names: dict[str, str] = {}
@@ -197,11 +205,12 @@ def parse_code_table(lines: list[str]) -> dict[str, int | None]:
     codes = [m.group(1) for line in lines for m in [re.match(rf"^\s*({DX_CODE})(?![\w.])", line)] if m]
     refs = [m.group(1) for line in lines for m in re.finditer(r"表\s*7-(\d+)|^\s*(?:无)\s*$", line)]
     if len(out) < len(codes) // 2 and len(codes) == len(refs):
-        out = {c: (int(r) if r else None) for c, r in zip(codes, refs)}
+        out = {c: (int(r) if r else None) for c, r in zip(codes, refs, strict=True)}
     return out
 
 
 def parse_cce(lines: list[str]) -> dict[int, list[str]]:
+    """7_CCE: exclusion table number -> its codes, in file order."""
     out: dict[int, list[str]] = {}
     table: int | None = None
     for line in lines:
@@ -221,6 +230,7 @@ def parse_cce(lines: list[str]) -> dict[int, list[str]]:
 
 
 def parse_list(lines: list[str], pattern: re.Pattern) -> list[tuple[str, str]]:
+    """(code, name) of every match of `pattern` on the lines."""
     out = []
     for line in lines:
         out.extend((m.group(1), m.group(2).strip()) for m in pattern.finditer(line))
@@ -228,6 +238,7 @@ def parse_list(lines: list[str], pattern: re.Pattern) -> list[tuple[str, str]]:
 
 
 def load_pack(path: Path, version: str | None = None) -> Pack:
+    """Parse the pack folder at `path` (version: the folder name unless given)."""
     path = Path(path)
     detail = _read(path / "4_ADRG_DETAIL.txt")
     mdcs, adrgs, names = parse_detail(detail)

@@ -192,7 +192,8 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
         list_rows += [(code, n, c) for n, codes in comp.lists.items() for c in dict.fromkeys(codes)]
     drg_rows = [(drg, drg[:3], name, drg[3], split_rule(drg, rules["drg_split"]), i)
                 for i, (drg, name) in enumerate(pack.drgs, start=1)]
-    cc_rows = [(c, "mcc", t) for c, t in pack.mcc.items()] + [(c, "cc", t) for c, t in pack.cc.items() if c not in pack.mcc]
+    cc_rows = ([(c, "mcc", t) for c, t in pack.mcc.items()]
+               + [(c, "cc", t) for c, t in pack.cc.items() if c not in pack.mcc])
     cce_rows = [(t, c) for t, codes in pack.cce.items() for c in codes]
     return {"mdc": mdc_rows, "mdc_dx": mdc_dx_rows, "adrg": adrg_rows, "adrg_cond": cond_rows,
             "adrg_code": list_rows, "drg": drg_rows, "cc": cc_rows, "cce": cce_rows,

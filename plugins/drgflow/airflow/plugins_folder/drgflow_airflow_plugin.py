@@ -11,5 +11,6 @@ from drgflow.airflow.timetables import PeriodTimetable
 
 
 class DrgflowPlugin(AirflowPlugin):
+    """Registers PeriodTimetable with Airflow."""
     name = "drgflow"
     timetables = [PeriodTimetable]
