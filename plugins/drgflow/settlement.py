@@ -508,7 +508,8 @@ def explain_case(hospital_id: str, case_id: str, year: int | None = None, url: s
                             + (f" in {year}" if year else "") + " (not settled, or not an accepted case)")
         y = cp["settlement_year"]
         cal = cur.execute("select * from audit.calibrations where settlement_year = %s", (y,)).fetchone()
-        lines = [f"Case {hospital_id}/{case_id}, settlement year {y}, period {cp['period']}, region {cp['region_code']}",
+        lines = [f"Case {hospital_id}/{case_id}, settlement year {y}, period {cp['period']}, "
+                 f"region {cp['region_code']}",
                  f"  grouping ({cp['scheme_version']}): status {cp['group_status'] or '—'}, DRG {cp['drg'] or '—'}",
                  f"  total cost {cp['total_cost']} yuan, personal payment {cp['personal_paid']}, "
                  f"LOS {cp['los_days']} days, hospital level {cp['level']}",
@@ -524,8 +525,9 @@ def explain_case(hospital_id: str, case_id: str, year: int | None = None, url: s
             factor = {"ungroupable": " × q_ungroupable", "qy": " × q_qy", "unstable": ""}[t]
             lines.append(f"  cost {cp['total_cost']} / A_all {_fmt(a_all)} × 100{factor} (spec §4)")
         else:
-            lines.append(f"  base points BP {cp['base_points']} (A_g {_fmt(cp['mean_cost'])} / A_all {_fmt(a_all)} × 100), "
-                         f"cost ratio C/A_g {_fmt(cp['cost_ratio'])}, high-ratio multiple k {cp['high_ratio_multiple']}")
+            lines.append(f"  base points BP {cp['base_points']} (A_g {_fmt(cp['mean_cost'])} / A_all {_fmt(a_all)} "
+                         f"× 100), cost ratio C/A_g {_fmt(cp['cost_ratio'])}, "
+                         f"high-ratio multiple k {cp['high_ratio_multiple']}")
             if cp["coefficient"] is not None:
                 hc = cur.execute("select * from marts.hospital_coefficients where settlement_year = %s and "
                                  "hospital_id = %s and drg = %s", (y, hospital_id, cp["drg"])).fetchone()
@@ -551,7 +553,8 @@ def _case_money(cur, cp: dict) -> list[str]:
                         "region_code = %s limit 1", (cp["period"], cp["region_code"])).fetchone()
         if m and m["point_value"] is not None:
             out.append(f"  monthly point value {cp['period']}: {_fmt(m['point_value'])} yuan/point → case worth "
-                       f"{_money(cp['points'] * m['point_value'])} yuan before personal payment and ρ {m['prepay_ratio']}")
+                       f"{_money(cp['points'] * m['point_value'])} yuan before personal payment and "
+                       f"ρ {m['prepay_ratio']}")
     if cur.execute("select to_regclass('marts.settlement_annual') is not null").fetchone()["?column?"]:
         a = cur.execute("select point_value, assessment_coef from marts.settlement_annual where settlement_year = %s "
                         "and region_code = %s and hospital_id = %s", (cp["settlement_year"], cp["region_code"],

@@ -4,8 +4,8 @@ from __future__ import annotations
 from psycopg import sql
 
 from drgflow import audit, config, db
-from drgflow.loader import QUIET_LOG
 from drgflow.errors import UserError
+from drgflow.loader import QUIET_LOG
 from drgflow.security.logins import ensure_hospital_logins, role_exists
 from drgflow.security.passwords import set_passwords
 
