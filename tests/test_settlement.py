@@ -14,6 +14,7 @@ from conftest import create_database, drop_database
 from drgflow import cli, config, db, loader, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import DbtError, UserError
+from drgflow.reports import statements
 from drgflow.transform import run_dbt
 from settlement_fixture import (
     BUDGETS,
@@ -334,6 +335,12 @@ def test_close_makes_a_month_immutable_and_corrections_become_adjustments(city, 
     regroup_fixture(url)
     settlement.settle(YEAR, url=url)
     assert _rows(url, "select * from marts.settlement_monthly where period = %s order by 1, 2", (period,)) == frozen
+    # the closed month's statement, made again after the annual run, shows what the close recorded: its case
+    # sheet adds up to its frozen totals (issue 18 #13), the corrected cost nowhere in it
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        d = statements.statement_data(conn, victim["hospital_id"], period)
+    assert sum(c["points"] for c in d["cases"]) == d["total"]["total_points"] == d["type_total"]["points"]
+    assert next(c for c in d["cases"] if c["case_id"] == victim["case_id"])["total_cost"] == D(orig["total_cost"])
     row = _rows(url, "select * from marts.settlement_annual where settlement_year = %s and hospital_id = %s",
                 (YEAR, victim["hospital_id"]))[0]
     assert row["adjusted_case_count"] == 1

@@ -413,8 +413,13 @@ def close_period(period: str, url: str | None = None) -> dict:
                 conn.execute("delete from audit.closed_period_cases where period = %s", (period,))
                 conn.execute(
                     """insert into audit.closed_period_cases
-                       select period, hospital_id, case_id, region_code, batch_id, source_row, case_type, points
-                       from marts.case_points where settlement_year = %s and period = %s""", (year, period))
+                       select cp.period, cp.hospital_id, cp.case_id, cp.region_code, cp.batch_id, cp.source_row,
+                              cp.case_type, cp.points,
+                              to_jsonb(cp) || jsonb_build_object('mdc', g.mdc, 'adrg', g.adrg, 'cc_level', g.cc_level)
+                       from marts.case_points cp
+                       left join marts.case_grouping g on g.scheme_version = cp.scheme_version
+                            and g.hospital_id = cp.hospital_id and g.case_id = cp.case_id
+                       where cp.settlement_year = %s and cp.period = %s""", (year, period))
             conn.execute("update audit.periods set status = 'closed', closed_at = now(), closed_by = current_user, "
                          "updated_at = now() where period = %s", (period,))
             conn.execute("insert into audit.period_events (period, action, run_id) values (%s, 'close', %s)",

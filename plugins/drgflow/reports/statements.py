@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
+from psycopg import sql
 
 from drgflow import excel
 from drgflow.reports import html
@@ -23,6 +24,7 @@ from drgflow.reports.common import (
     CASE_TYPE_ZH,
     CASE_TYPES,
     GROUP_STATUS_ZH,
+    one,
     parse_period,
     rows,
     safe_name,
@@ -108,22 +110,21 @@ def statement_data(conn: psycopg.Connection, hospital_id: str, period: str) -> d
                                 from marts.settlement_annual where hospital_id = %s and settlement_year = %s
                                 order by region_code""", (hospital_id, year))
         scope, args = "cp.settlement_year = %s", (year,)
+    source = _case_source(conn, period if month else None)
     by_type = rows(conn, f"""select cp.region_code, cp.case_type, count(*) as cases, sum(cp.points) as points,
                                     sum(cp.total_cost) as total_cost
-                             from marts.case_points cp where cp.hospital_id = %s and {scope}
+                             from {source} where cp.hospital_id = %s and {scope}
                              group by 1, 2""", (hospital_id, *args))
     order = {t: i for i, t in enumerate(CASE_TYPES)}
     by_type.sort(key=lambda r: (r["region_code"], order.get(r["case_type"], 99)))
     for r in by_type:
         r["case_type_zh"] = CASE_TYPE_ZH.get(r["case_type"], r["case_type"])
-    cases = rows(conn, f"""select cp.case_id, cp.region_code, cp.period, g.mdc, g.adrg, cp.drg, cp.group_status,
-                                  g.cc_level, cp.case_type, cp.los_days, cp.total_cost, cp.personal_paid, cp.fund_paid,
+    cases = rows(conn, f"""select cp.case_id, cp.region_code, cp.period, cp.mdc, cp.adrg, cp.drg, cp.group_status,
+                                  cp.cc_level, cp.case_type, cp.los_days, cp.total_cost, cp.personal_paid, cp.fund_paid,
                                   cp.base_points, cp.coefficient, cp.mean_cost, cp.all_mean_cost, cp.cost_ratio,
                                   cp.high_ratio_multiple, cp.bed_day_category, cp.per_diem,
                                   cp.special_review_points, cp.points
-                           from marts.case_points cp
-                           left join marts.case_grouping g on g.scheme_version = cp.scheme_version
-                                and g.hospital_id = cp.hospital_id and g.case_id = cp.case_id
+                           from {source}
                            where cp.hospital_id = %s and {scope}
                            order by cp.period, cp.case_id""", (hospital_id, *args))
     for c in cases:
@@ -141,6 +142,24 @@ def statement_data(conn: psycopg.Connection, hospital_id: str, period: str) -> d
             "year": year, "monthly": month is not None, "summary": summary, "total": total, "by_type": by_type,
             "type_total": type_total, "cases": cases, "rejected": rejected,
             "scheme_version": summary[0]["scheme_version"] if summary else None}
+
+
+def _case_source(conn: psycopg.Connection, closed_month: str | None) -> str:
+    """The case rows a statement shows, as a relation `cp` (case_points columns plus mdc, adrg, cc_level): for a
+    closed month, the rows its close recorded (audit.closed_period_cases), so that the case sheet adds up to
+    the month's frozen totals even after an annual run rebuilt case_points; otherwise case_points today."""
+    if closed_month and one(conn, "select 1 from audit.periods p where p.period = %s and p.status = 'closed'"
+                                  " and exists (select 1 from audit.closed_period_cases c where c.period = p.period"
+                                  " and c.case_row is not null)", (closed_month,)):
+        period = sql.Literal(closed_month).as_string(conn)
+        return (f"""(select (jsonb_populate_record(null::marts.case_points, c.case_row)).*,
+                            c.case_row ->> 'mdc' as mdc, c.case_row ->> 'adrg' as adrg,
+                            c.case_row ->> 'cc_level' as cc_level
+                     from audit.closed_period_cases c where c.period = {period}) cp""")
+    return """(select cp.*, g.mdc, g.adrg, g.cc_level
+              from marts.case_points cp
+              left join marts.case_grouping g on g.scheme_version = cp.scheme_version
+                   and g.hospital_id = cp.hospital_id and g.case_id = cp.case_id) cp"""
 
 
 def rejected_rows(conn: psycopg.Connection, hospital_id: str, period: str) -> list[dict]:

@@ -48,6 +48,10 @@ create table if not exists audit.closed_period_cases (
     primary key (period, hospital_id, case_id)
 );
 
+-- The whole case_points row (and its MDC, ADRG, CC level) as the close recorded it: a closed month's statement is
+-- built from these, not from case_points, which a later annual run rebuilds with the cases' current versions.
+alter table audit.closed_period_cases add column if not exists case_row jsonb;
+
 -- Input batches and row counts of each run (audit.runs holds the totals).
 create table if not exists audit.run_inputs (
     run_id     bigint not null,
