@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import uuid
 import zipfile
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from conftest import query
-from drgflow import cli, config, contract, db, loader, quality
+from drgflow import cli, config, contract, db, excel, loader, quality
 from drgflow.reports import statements
 
 # any Unicode text PostgreSQL can store (no NUL, no lone surrogates), with SQL and CSV trouble mixed in
@@ -189,3 +190,13 @@ def test_a_binary_file_named_csv_gets_one_sentence(fresh_url, use_database, tmp_
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.startswith("drgflow: error: photo.csv: line 1: ") and len(err.strip().splitlines()) == 1
+
+
+def test_file_names_of_two_hospitals_never_collide():
+    """Hospital ids that a plain sanitiser would merge (`=X` and `X`, `HX-1` and `HX_1`, `hx.1`) get different
+    statement and feedback file names; a plain id keeps its own name."""
+    ids = ["X", "=X", "X=", "HX-1", "HX_1", "hx.1", "HX 1", "医院1", "医院2", "../H1", "H1"]
+    names = [excel.safe_file_name(i) for i in ids]
+    assert len(set(names)) == len(ids)
+    assert excel.safe_file_name("H001") == "H001"
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", n) and not n.startswith(".") for n in names)

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import create_database, drop_database, query
-from drgflow import cli, db, loader, quality, validation
+from drgflow import cli, db, excel, loader, quality, validation
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_feedback_file_per_hospital_lists_every_flagged_row(city, tmp_path):
                          " source_row)) from audit.quarantine where resolved_at is null group by 1")
     assert len(files) == len(flagged) >= 2
     for hid, n in flagged:
-        path = next(f for f in files if f.name.startswith(f"feedback_{quality._safe_name(hid)}_"))
+        path = next(f for f in files if f.name.startswith(f"feedback_{excel.safe_file_name(hid)}_"))
         wb = load_workbook(path, read_only=True)
         ws = wb["退回病例"]
         rows = list(ws.iter_rows(values_only=True))

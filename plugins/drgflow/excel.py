@@ -9,6 +9,8 @@ types to keep text as text).
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Iterable
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
@@ -16,6 +18,18 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 #: leading characters that make a spreadsheet treat typed or imported text as a formula
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_file_name(text: str) -> str:
+    """A file-name part for an id from the input (hospital ids name statements and feedback files): the id
+    itself when it is made of letters, digits, `_`, `.` and `-` only; otherwise a readable form plus 8 hex
+    digits of the id's sha256, so that two ids never share a file (`=X` and `X`, `HX-1` and `HX_1`)."""
+    text = str(text)
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:60]
+    if readable == text:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}_{digest}" if readable else digest
 
 
 def printable(text: str) -> str:

@@ -2,7 +2,6 @@
 (数据质量反馈): every rejected or warned case row with its reasons, as Excel with Chinese headers."""
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,10 +22,6 @@ RULE_HEADERS = ("规则编号", "级别", "规则说明", "病例数")
 def build_quality_marts(url: str | None = None) -> None:
     """dbt build of the quality models (and their tests) only."""
     transform.run_dbt(["build", "--select", *QUALITY_MODELS], url=url)
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "unknown"
 
 
 def feedback_rows(url: str | None = None, batch_id: int | None = None,
@@ -82,7 +77,7 @@ def write_feedback(out_dir: Path, url: str | None = None, batch_id: int | None =
         wb = Workbook()
         _case_sheet(wb.active, hid, batch_id, cases)
         _rule_sheet(wb.create_sheet("规则汇总"), _rule_summary(url, hid, batch_id, include_resolved))
-        path = out_dir / f"feedback_{_safe_name(hid)}_{tag}.xlsx"
+        path = out_dir / f"feedback_{excel.safe_file_name(hid)}_{tag}.xlsx"
         wb.save(path)
         written.append(path)
     return written

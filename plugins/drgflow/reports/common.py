@@ -1,7 +1,6 @@
 """What the report modules share: periods, labels (bilingual terms), and queries returning dict rows."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import psycopg
@@ -36,7 +35,3 @@ def relation_exists(conn: psycopg.Connection, name: str) -> bool:
     """Does the table or view `name` (schema.name) exist?"""
     return bool(conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0])
 
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of an id (hospital ids come from input files)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._") or "_"

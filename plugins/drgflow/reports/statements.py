@@ -27,7 +27,6 @@ from drgflow.reports.common import (
     one,
     parse_period,
     rows,
-    safe_name,
 )
 
 MONEY, POINTS, PV, RATIO, INT = "#,##0.00", "#,##0.0000", "0.000000", "0.0000", "#,##0"
@@ -352,7 +351,7 @@ def build_statements(conn: psycopg.Connection, period: str, out_dir: Path) -> di
     out: dict[str, dict[str, Path]] = {}
     for hospital_id in statement_hospitals(conn, period):
         d = statement_data(conn, hospital_id, period)
-        stem = f"statement_{safe_name(hospital_id)}_{period}"
+        stem = f"statement_{excel.safe_file_name(hospital_id)}_{period}"
         out[hospital_id] = {"xlsx": write_workbook(d, out_dir / f"{stem}.xlsx"),
                             "html": write_html(d, out_dir / f"{stem}.html")}
     return out
