@@ -22,13 +22,13 @@ select * from {{ source('audit', 'cases_typed') }}
 union all
 
 select
-    nullif(btrim(hospital_id), '')              as hospital_id,
-    nullif(btrim(case_id), '')                  as case_id,
+    nullif(btrim(c.hospital_id), '')            as hospital_id,
+    nullif(btrim(c.case_id), '')                as case_id,
     c.batch_id,
-    source_row,
-    nullif(btrim(region_code), '')              as region_code,
-    nullif(btrim(insurance_type), '')           as insurance_type,
-    nullif(btrim(patient_id), '')               as patient_id,
+    c.source_row,
+    nullif(btrim(c.region_code), '')            as region_code,
+    nullif(btrim(c.insurance_type), '')         as insurance_type,
+    nullif(btrim(c.patient_id), '')             as patient_id,
     {{ to_int('sex') }}                         as sex,
     {{ to_int('age_years') }}                   as age_years,
     {{ to_int('age_days') }}                    as age_days,
@@ -37,7 +37,7 @@ select
     {{ to_date('discharge_date') }}             as discharge_date,
     {{ to_int('los_days') }}                    as los_days,
     {{ to_int('discharge_way') }}               as discharge_way,
-    nullif(btrim(dept_code), '')                as dept_code,
+    nullif(btrim(c.dept_code), '')              as dept_code,
     {{ code_list('dx_codes') }}                 as dx_codes,
     {{ code_list('px_codes') }}                 as px_codes,
     {{ to_int('ventilator_hours') }}            as ventilator_hours,
@@ -50,7 +50,8 @@ select
     {{ to_date('settle_date') }}                as settle_date,
     extract(year from {{ to_date('settle_date') }})::integer  as settle_year,
     to_char({{ to_date('settle_date') }}, 'YYYY-MM')          as settle_period,
-    exists (select 1 from {{ source('audit', 'quarantine') }} as q
+    -- sqlfluff 3.3 parses `exists (...)` in a select list as a call of a function named exists (hence noqa)
+    exists (select 1 from {{ source('audit', 'quarantine') }} as q  -- noqa: LT01, LT06
             where q.batch_id = c.batch_id and q.source_row = c.source_row and q.severity = 'reject') as rejected
 from {{ source('raw', 'cases') }} as c
 join {{ source('audit', 'batches') }} as b

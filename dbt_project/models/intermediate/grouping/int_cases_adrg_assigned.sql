@@ -64,7 +64,7 @@ hits as not materialized (
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, null, {{ entered_by_ppx_or('c', 'k') }}
+    select c.case_key, k.adrg, k.mdc, k.cond_kind, null as code, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     join cond as k on k.cond_kind in ('ppx_or', 'no_ppx_or') and (k.cond_kind = 'ppx_or') = c.ppx_or
     where {{ entry_prefilter('c', 'cond', ['ppx_or', 'no_ppx_or']) }} and {{ adrg_case_allowed('c', 'k') }}
@@ -74,7 +74,8 @@ matched as not materialized (
     -- evidence: null for a one-condition alternative (built from cond_kind and code for the winner only)
     select case_key, adrg, mdc, cond_kind, code, null::text as evidence, by_ppx_or from hits
     union all
-    select case_key, adrg, mdc, null, null, evidence, by_ppx_or from {{ ref('int_cases_adrg_alternatives_met') }}
+    select case_key, adrg, mdc, null as cond_kind, null as code, evidence, by_ppx_or
+    from {{ ref('int_cases_adrg_alternatives_met') }}
 ),
 
 adrg as not materialized (
@@ -95,7 +96,8 @@ candidates as (
     union all
     -- xQY: the MDC's surgical and non-OR ADRGs failed but the case has an operating-room procedure; in every
     -- MDC entered by diagnosis (MDCA, entered by its procedure, has no AQY)
-    select c.case_key, m.mdc || 'QY', m.mdc, m.mdc_order, false, 3, '歧义组', '存在手术室手术', null, null, '手术室手术'
+    select c.case_key, m.mdc || 'QY' as adrg, m.mdc, m.mdc_order, false as by_ppx_or, 3 as kind_rank,
+           '歧义组' as name, '存在手术室手术' as rule_text, null as cond_kind, null as code, '手术室手术' as evidence
     from cases as c
     cross join lateral unnest(string_to_array(trim(both ',' from c.dx_mdcs), ',')) as e (mdc)
     join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc

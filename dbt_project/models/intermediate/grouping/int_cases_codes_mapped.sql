@@ -81,4 +81,6 @@ cross join lateral unnest(array[
          then ref.body_regions(m.dx, ref.grouping_code_map('region', {{ v }}), '{{ region_rule.mdc }}') end
 {%- else %} null::text
 {%- endif %}]) as r (body_regions)
-cross join lateral unnest(array[{{ dx_mdcs_entered('l.listed', 'm', "string_to_array(r.body_regions, chr(31))") }}]) as e (dx_mdcs)
+cross join lateral unnest(array[
+    {{ dx_mdcs_entered('l.listed', 'm', "string_to_array(r.body_regions, chr(31))") }}
+]) as e (dx_mdcs)

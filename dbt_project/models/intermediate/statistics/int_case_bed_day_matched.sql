@@ -15,8 +15,8 @@ categories as (
            upper(replace(btrim(k.code_to), '.', ''))   as code_to
     from {{ ref('policy_bed_day_categories') }} as k
     where k.effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_bed_day_categories') }}
-        where effective_from_year <= (select settlement_year from p)
+        select max(pol.effective_from_year) from {{ ref('policy_bed_day_categories') }} as pol
+        where pol.effective_from_year <= (select p.settlement_year from p)
     )
 ),
 
@@ -25,7 +25,7 @@ cases as (
            upper(replace(btrim(c.principal_dx), '.', '')) as principal_dx
     from {{ ref('int_cases_in_scope') }} as c
     -- cheap pre-filter: only codes whose first letter starts some category can match
-    where upper(left(btrim(c.principal_dx), 1)) in (select left(code_from, 1) from categories)
+    where upper(left(btrim(c.principal_dx), 1)) in (select left(categories.code_from, 1) from categories)
 )
 
 select distinct on (c.hospital_id, c.case_id)

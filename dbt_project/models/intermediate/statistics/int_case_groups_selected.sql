@@ -15,4 +15,4 @@ select
     g.batch_id,
     g.source_row
 from {{ ref('case_grouping') }} as g
-where g.scheme_version = (select scheme_version from {{ ref('int_parameters_resolved') }})
+where g.scheme_version = (select r.scheme_version from {{ ref('int_parameters_resolved') }} as r)

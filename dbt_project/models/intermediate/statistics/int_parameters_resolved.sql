@@ -11,8 +11,8 @@ with params as (
     select *
     from {{ ref('policy_parameters') }}
     where effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_parameters') }}
-        where effective_from_year <= {{ year_sql }}
+        select max(pol.effective_from_year) from {{ ref('policy_parameters') }} as pol
+        where pol.effective_from_year <= {{ year_sql }}
     )
 ),
 
@@ -21,8 +21,8 @@ tiers as (
                               order by bp_upper nulls last), '[]'::jsonb) as j
     from {{ ref('policy_high_ratio_tiers') }}
     where effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_high_ratio_tiers') }}
-        where effective_from_year <= {{ year_sql }}
+        select max(pol.effective_from_year) from {{ ref('policy_high_ratio_tiers') }} as pol
+        where pol.effective_from_year <= {{ year_sql }}
     )
 ),
 
@@ -31,8 +31,8 @@ bands as (
                               order by score_min desc nulls last), '[]'::jsonb) as j
     from {{ ref('policy_assessment_bands') }}
     where effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_assessment_bands') }}
-        where effective_from_year <= {{ year_sql }}
+        select max(pol.effective_from_year) from {{ ref('policy_assessment_bands') }} as pol
+        where pol.effective_from_year <= {{ year_sql }}
     )
 ),
 
@@ -42,8 +42,8 @@ bed_days as (
                               order by priority, category), '[]'::jsonb) as j
     from {{ ref('policy_bed_day_categories') }}
     where effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_bed_day_categories') }}
-        where effective_from_year <= {{ year_sql }}
+        select max(pol.effective_from_year) from {{ ref('policy_bed_day_categories') }} as pol
+        where pol.effective_from_year <= {{ year_sql }}
     )
 ),
 
@@ -52,8 +52,8 @@ per_diem as (
                               order by category, level), '[]'::jsonb) as j
     from {{ ref('policy_per_diem_standards') }}
     where effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_per_diem_standards') }}
-        where effective_from_year <= {{ year_sql }}
+        select max(pol.effective_from_year) from {{ ref('policy_per_diem_standards') }} as pol
+        where pol.effective_from_year <= {{ year_sql }}
     )
 ),
 
@@ -86,11 +86,14 @@ select
     md5(x.parameters::text) as parameter_hash,
     x.parameters
 from resolved as r
-cross join lateral (select
+-- a lateral subquery (noqa ST05): a CTE would have to list resolved's columns again to put the hash and the
+-- object after r.*
+cross join lateral (select  -- noqa: ST05
     -- the full parameter set of the run, stored with every calibration and settlement run
     jsonb_build_object(
         'settlement_year', r.settlement_year, 'effective_from_year', r.effective_from_year,
-        'scheme_version', r.scheme_version, 'base_years', r.base_years, 'base_weights', to_jsonb(string_to_array(r.base_weights, '|')::numeric[]),
+        'scheme_version', r.scheme_version, 'base_years', r.base_years,
+        'base_weights', to_jsonb(string_to_array(r.base_weights, '|')::numeric[]),
         'stats_max_los', r.stats_max_los, 'trim_method', r.trim_method, 'trim_low_pct', r.trim_low_pct,
         'trim_high_pct', r.trim_high_pct, 'trim_min_n', r.trim_min_n, 'trim_log_sd_k', r.trim_log_sd_k,
         'trim_iqr_k', r.trim_iqr_k, 'stable_min_n', r.stable_min_n, 'stable_max_cv', r.stable_max_cv,

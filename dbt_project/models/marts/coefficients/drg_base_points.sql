@@ -30,8 +30,8 @@ tiers as (
     select t.bp_upper, t.multiple
     from {{ ref('policy_high_ratio_tiers') }} as t
     where t.effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_high_ratio_tiers') }}
-        where effective_from_year <= (select settlement_year from p)
+        select max(pol.effective_from_year) from {{ ref('policy_high_ratio_tiers') }} as pol
+        where pol.effective_from_year <= (select p.settlement_year from p)
     )
 ),
 
@@ -41,9 +41,9 @@ points as (
         pop.n_base,
         pop.cv_base,
         a_g.n_kept,
-        a_g.weighted_mean                                                   as mean_cost,
-        (select weighted_mean from a_all)                                   as all_mean_cost,
-        round(a_g.weighted_mean / (select weighted_mean from a_all) * 100, 4) as bp
+        a_g.weighted_mean                                                           as mean_cost,
+        (select a_all.weighted_mean from a_all)                                     as all_mean_cost,
+        round(a_g.weighted_mean / (select a_all.weighted_mean from a_all) * 100, 4) as bp
     from population as pop
     left join a_g using (drg)
 )
@@ -63,6 +63,6 @@ select
     (select t.multiple from tiers as t
      where t.bp_upper is null or x.bp <= t.bp_upper
      order by t.bp_upper nulls last limit 1)              as high_ratio_multiple,
-    p.parameter_hash                               as parameter_hash
+    p.parameter_hash
 from points as x
 cross join p

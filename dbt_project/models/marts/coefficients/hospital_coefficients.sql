@@ -12,7 +12,7 @@ with p as (
 drgs as (
     select drg, mean_cost
     from {{ ref('drg_base_points') }}
-    where settlement_year = (select settlement_year from p) and base_points is not null
+    where settlement_year = (select p.settlement_year from p) and base_points is not null
 ),
 
 averages as (
@@ -58,6 +58,6 @@ select
     r.level_n_kept::integer                              as level_n_kept,
     r.mean_cost,
     p.scheme_version,
-    p.parameter_hash                              as parameter_hash
+    p.parameter_hash
 from ratios as r
 cross join p

@@ -3,8 +3,9 @@
 -- dbt var scheme_version. The table is partitioned by scheme_version and a run replaces only that version's
 -- partition (macros/materializations/list_partition.sql), so history regrouped under several versions
 -- stays side by side. batch_id / source_row name the accepted case version the row grouped (settlement-spec
--- §1: money is never computed from a grouping older than the case version it pays). enable_memoize off: memoize would cache the CC assessment per diagnosis list, and
--- nearly every list is unique, so it only costs memory and time.
+-- §1: money is never computed from a grouping older than the case version it pays). enable_memoize off:
+-- memoize would cache the CC assessment per diagnosis list, and nearly every list is unique, so it only costs
+-- memory and time.
 {#- analyze: the columns analysts and the statistics filter and join on (the trace's would cost seconds) #}
 {{ config(
     materialized='list_partition',
@@ -21,7 +22,7 @@ select
     {{ v }}::text                                            as scheme_version,
     c.hospital_id,
     c.case_id,
-    d.mdc                                                    as mdc,
+    d.mdc,
     case when d.drg is not null and not d.is_qy then d.adrg
          when d.is_qy then d.adrg end                        as adrg,
     case when d.drg is not null or d.is_qy then coalesce(d.drg, d.adrg) else '0000' end as drg,

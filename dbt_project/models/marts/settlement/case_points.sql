@@ -18,7 +18,7 @@ cases as (
 ),
 
 base_points as (
-    select * from {{ ref('drg_base_points') }} where settlement_year = (select settlement_year from p)
+    select * from {{ ref('drg_base_points') }} where settlement_year = (select p.settlement_year from p)
 ),
 
 a_all as (
@@ -29,7 +29,7 @@ a_all as (
 coefficients as (
     select hospital_id, drg, coefficient
     from {{ ref('hospital_coefficients') }}
-    where settlement_year = (select settlement_year from p)
+    where settlement_year = (select p.settlement_year from p)
 ),
 
 decisions as (
@@ -42,8 +42,8 @@ per_diem as (
     select s.category, s.level, s.per_diem
     from {{ ref('policy_per_diem_standards') }} as s
     where s.effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_per_diem_standards') }}
-        where effective_from_year <= (select settlement_year from p)
+        select max(pol.effective_from_year) from {{ ref('policy_per_diem_standards') }} as pol
+        where pol.effective_from_year <= (select p.settlement_year from p)
     )
 ),
 
@@ -118,6 +118,6 @@ select
     t.batch_id,
     t.source_row,
     p.scheme_version,
-    p.parameter_hash                                 as parameter_hash
+    p.parameter_hash
 from typed as t
 cross join p

@@ -15,7 +15,7 @@ with p as (
 
 closed_year as (
     select 1 from {{ source('settlement_audit', 'periods') }}
-    where period = (select settlement_year::text from p) and status = 'closed'
+    where period = (select p.settlement_year::text from p) and status = 'closed'
 ),
 
 cases as (
@@ -68,8 +68,8 @@ bands as (
     select b.score_min, b.coef
     from {{ ref('policy_assessment_bands') }} as b
     where b.effective_from_year = (
-        select max(effective_from_year) from {{ ref('policy_assessment_bands') }}
-        where effective_from_year <= (select settlement_year from p)
+        select max(pol.effective_from_year) from {{ ref('policy_assessment_bands') }} as pol
+        where pol.effective_from_year <= (select p.settlement_year from p)
     )
 ),
 
@@ -81,7 +81,7 @@ scores as (
                (select b.coef from bands as b where b.score_min is null limit 1)
            ) as coef
     from {{ ref('stg_raw__assessment_scores') }} as s
-    where s.year = (select settlement_year from p) and s.score is not null
+    where s.year = (select p.settlement_year from p) and s.score is not null
 ),
 
 -- what the closed months recorded per case (audit.closed_period_cases) against the current case points
@@ -89,7 +89,7 @@ closed_cases as (
     select cc.*
     from {{ source('settlement_audit', 'closed_period_cases') }} as cc
     join {{ source('settlement_audit', 'periods') }} as pe on pe.period = cc.period and pe.status = 'closed'
-    where cc.period like (select settlement_year::text from p) || '-%'
+    where cc.period like (select p.settlement_year::text from p) || '-%'
 ),
 
 adjustments as (
@@ -104,7 +104,7 @@ adjustments as (
                         where pe.period = c.period and pe.status = 'closed')) as now_
     full join closed_cases as rec
       on rec.hospital_id = now_.hospital_id and rec.case_id = now_.case_id
-    group by 1, 2
+    group by coalesce(now_.region_code, rec.region_code), coalesce(now_.hospital_id, rec.hospital_id)
 ),
 
 rows_ as (
@@ -147,7 +147,7 @@ select
     v.region_points,
     v.region_personal,
     p.scheme_version,
-    p.parameter_hash                                     as parameter_hash
+    p.parameter_hash
 from rows_ as r
 cross join p
 left join point_values as v using (region_code)

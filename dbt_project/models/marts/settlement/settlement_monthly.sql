@@ -26,7 +26,7 @@ cases as (
     from {{ ref('case_points') }} as cp
     cross join p
     where cp.settlement_year = p.settlement_year
-      and cp.period = (select period from target)
+      and cp.period = (select target.period from target)
       and not exists (
           select 1 from {{ source('settlement_audit', 'periods') }} as cl
           where cl.period = cp.period and cl.status = 'closed'
@@ -79,7 +79,7 @@ select
     v.region_personal,
     p.prepay_ratio,
     p.scheme_version,
-    p.parameter_hash                                as parameter_hash
+    p.parameter_hash
 from hospitals as h
 join point_values as v using (region_code)
 cross join p

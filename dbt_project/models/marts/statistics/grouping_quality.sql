@@ -56,7 +56,7 @@ cv_share as (
     select scheme_version, year,
            count(*) filter (where cv < 1)::numeric / nullif(count(*), 0) as share_drg_cv_below_1
     from {{ ref('drg_year_stats') }}
-    where n >= 2 and scheme_version = (select scheme_version from {{ ref('int_parameters_resolved') }})
+    where n >= 2 and scheme_version = (select r.scheme_version from {{ ref('int_parameters_resolved') }} as r)
     group by scheme_version, year
 )
 
