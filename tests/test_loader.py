@@ -328,3 +328,15 @@ def test_a_refused_file_leaves_an_entry_in_the_operation_log(tmp_path, fresh_url
     rows = query(fresh_url, "select subject, details->>'reason' from audit.log where event = 'load_refused'")
     assert len(rows) == 1 and rows[0][0] == "refused.csv" and "line 2" in rows[0][1]
     assert query(fresh_url, "select count(*) from audit.batches")[0][0] == 0
+
+
+def test_staging_has_one_row_per_case_between_a_load_and_the_next_dbt_run(tmp_path, fresh_url):
+    """Issue 18 #17: a correction loaded after the last dbt run does not make its case appear twice."""
+    from drgflow import transform
+
+    loader.load_file(_write(tmp_path / "jan.csv", [_case("A1", total="1000.00"), _case("A2")]), fresh_url)
+    transform.run_dbt(["run", "--select", "+stg_raw__cases"], url=fresh_url)
+    loader.load_file(_write(tmp_path / "fix.csv", [_case("A1", total="1200.00"), _case("A3")]), fresh_url)
+    # no dbt run in between: the views read the new batch, the superseded table is the old one
+    rows = query(fresh_url, "select case_id, total_cost from staging.stg_raw__cases order by case_id")
+    assert [(c, str(t)) for c, t in rows] == [("A1", "1200.00"), ("A2", "1000.00"), ("A3", "1000.00")]

@@ -17,3 +17,13 @@ where not t.rejected
       select 1 from {{ ref('stg_raw__cases_superseded') }} as s
       where s.batch_id = t.batch_id and s.source_row = t.source_row
   )
+  -- batches stg_raw__cases_superseded did not consider (its marker rows, batch 0, list those it did: a batch
+  -- validated after the last dbt run) are compared here, so that no case counts twice in between
+  and not exists (
+      select 1 from {{ ref('stg_raw__cases_typed') }} as n
+      where n.batch_id not in (
+              select m.source_row from {{ ref('stg_raw__cases_superseded') }} as m where m.batch_id = 0)
+        and not n.rejected
+        and n.hospital_id = t.hospital_id and n.case_id = t.case_id
+        and (n.batch_id, n.source_row) > (t.batch_id, t.source_row)
+  )
