@@ -13,7 +13,7 @@ from conftest import create_database, drop_database
 from settlement_fixture import (BUDGETS, SCORES, build_city, r2, recompute, recompute_statistics, regroup_fixture,
                                 write_case_grouping)
 
-from drgflow import cli, db, loader, settlement
+from drgflow import cli, db, loader, runs, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import UserError
 from drgflow.transform import DbtError, run_dbt
@@ -369,8 +369,7 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
         for method in ("log_sd", "iqr", "none"):
             with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
-            run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT, "--exclude", *settlement.SHARED_VIEWS,
-                     *settlement.NO_UNIT_TESTS], url=url, vars=settlement._vars(YEAR, None))
+            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=settlement._vars(YEAR, None))
             exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10}, budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",
                                               (YEAR,))}
