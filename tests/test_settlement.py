@@ -275,6 +275,18 @@ def test_invariant_tests_catch_a_broken_prepayment(city):
     run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url, vars=settlement._vars(YEAR, 5))
 
 
+def test_a_monthly_run_cannot_build_the_annual_settlement(city):
+    """settlement_annual belongs to the annual run (selector settlement_annual): selected with a month it fails
+    to compile instead of replacing the year's rows."""
+    url = city["url"]
+    before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year")
+    with pytest.raises(DbtError, match="settlement_annual is built by the annual settlement"):
+        run_dbt(["build", "--select", "settlement_annual", "--exclude-resource-type", "test", "unit_test"],
+                url=url, vars=settlement._vars(YEAR, 5))
+    assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year") \
+        == before
+
+
 def test_explain_names_type_points_and_money(city):
     cp = _rows(city["url"], "select * from marts.case_points where case_type = 'high' limit 1")[0]
     text = settlement.explain_case(cp["hospital_id"], cp["case_id"], url=city["url"])
