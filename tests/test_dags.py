@@ -149,10 +149,37 @@ def test_dag_structure(airflow_env):
     assert {"settlement_models.case_points_run", "settlement_models.settlement_monthly_run"} <= set(models)
     test_task = monthly.task_dict["settlement_models.dbt_project_test"]
     assert test_task.retries == 0 and monthly.task_dict["settlement_models.case_points_run"].retries > 0
+    # the group's tests are dbt's for the run's named selector (tests/test_selectors.py checks which they are)
+    assert (test_task.selector, test_task.indirect_selection) == ("settlement_monthly", "cautious")
     # tests after the models, the GX gate after the tests, publishing last
     assert "settlement_models.dbt_project_test" in monthly.task_dict["check_outputs"].upstream_task_ids
     assert "record" in monthly.task_dict["publish"].upstream_task_ids
     assert "case_grouping" in " ".join(t for t in ids if t.startswith("grouping."))
+
+
+def test_cosmos_renders_the_models_dbt_selects(airflow_env, tmp_path):
+    """Cosmos reads the named selectors from the manifest with its own parser (LoadMode.DBT_MANIFEST): every task
+    group a DAG renders has a task for exactly the models `dbt ls --selector` gives (the command line's)."""
+    from airflow.sdk import DAG
+    from dbt.cli.main import dbtRunner
+
+    from drgflow import runs
+    from drgflow.airflow.dbt import dbt_task_group
+
+    project = str(config.dbt_project_dir())
+    placeholders = {"DRGFLOW_DB_HOST": "parse-only", "DRGFLOW_DB_USER": "parse-only", "DRGFLOW_DB_NAME": "parse-only"}
+    with DAG("selectors", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=SH)) as dag:
+        for run in (runs.GROUPING, runs.CALIBRATION, runs.SETTLEMENT_MONTHLY, runs.SETTLEMENT_ANNUAL):
+            dbt_task_group(run, run)
+    for run in (runs.GROUPING, runs.CALIBRATION, runs.SETTLEMENT_MONTHLY, runs.SETTLEMENT_ANNUAL):
+        rendered = {t.task_id.removeprefix(f"{run}.").removesuffix("_run") for t in dag.tasks
+                    if t.task_id.startswith(f"{run}.") and t.task_id.endswith("_run")}
+        with config.environ(placeholders):
+            result = dbtRunner().invoke(["--quiet", "--log-path", str(tmp_path / "logs"), "ls", "--selector", run,
+                                         "--resource-type", "model", "--output", "name", "--project-dir", project,
+                                         "--profiles-dir", project, "--target-path", str(tmp_path)])
+        assert result.success, result.exception
+        assert rendered == set(result.result), (run, rendered ^ set(result.result))
 
 
 # ------------------------------------------------------------------------------------------------ timetable
@@ -320,7 +347,7 @@ def test_failing_check_stops_the_month_before_publishing_and_rerun_resumes(city,
     alerts = tasks.alerts_dir() / "monthly_settlement.log"
     seen = alerts.stat().st_size if alerts.exists() else 0
     # grouping is already done for every loaded case: the test DAG skips that task group, the rest is as deployed
-    dag = monthly_settlement_dag(grouping_select=[])
+    dag = monthly_settlement_dag(grouping=False)
     dr, seconds = _run(dag, pendulum.datetime(2024, 3, 5, 3, tz=SH), run_conf=NO_DOCS)
     states = _states(dr)
     assert str(dr.state) == "failed"
@@ -344,7 +371,7 @@ def test_annual_settlement_dag(city):
     from drgflow.airflow.dags import annual_settlement_dag
 
     url = city["url"]
-    dag = annual_settlement_dag(grouping_select=[])
+    dag = annual_settlement_dag(grouping=False)
     dr, seconds = _run(dag, pendulum.datetime(2025, 3, 1, 3, tz=SH), run_conf=NO_DOCS)
     assert str(dr.state) == "success", _states(dr)
     assert dr.data_interval_start == pendulum.datetime(2024, 1, 1, tz=SH)
@@ -358,7 +385,7 @@ def test_annual_calibration_dag(city):
     from drgflow.airflow.dags import annual_calibration_dag
 
     url = city["url"]
-    dag = annual_calibration_dag(grouping_select=[])
+    dag = annual_calibration_dag(grouping=False)
     # 6 January 2025: calibration of 2025 over the base years 2022–2024
     dr, seconds = _run(dag, pendulum.datetime(2025, 1, 6, 3, tz=SH))
     assert str(dr.state) == "success", _states(dr)

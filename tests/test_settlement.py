@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from conftest import create_database, drop_database
-from drgflow import cli, config, db, loader, settlement
+from drgflow import cli, config, db, loader, runs, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import DbtError, UserError
 from drgflow.reports import statements
@@ -286,6 +286,18 @@ def test_invariant_tests_catch_a_broken_prepayment(city):
             vars=settlement._vars(YEAR, 5))
 
 
+def test_a_monthly_run_cannot_build_the_annual_settlement(city):
+    """settlement_annual belongs to the annual run (selector settlement_annual): selected with a month it fails
+    to compile instead of replacing the year's rows."""
+    url = city["url"]
+    before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year")
+    with pytest.raises(DbtError, match="settlement_annual is built by the annual settlement"):
+        run_dbt(["build", "--select", "settlement_annual", "--exclude-resource-type", "test", "unit_test"],
+                url=url, vars=settlement._vars(YEAR, 5))
+    assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year") \
+        == before
+
+
 def test_explain_names_type_points_and_money(city):
     cp = _rows(city["url"], "select * from marts.case_points where case_type = 'high' limit 1")[0]
     text = settlement.explain_case(cp["hospital_id"], cp["case_id"], url=city["url"])
@@ -387,8 +399,7 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
         for method in ("log_sd", "iqr", "none"):
             with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
-            run_dbt(["build", "--select", *settlement.CALIBRATE_SELECT, "--exclude", *settlement.SHARED_VIEWS,
-                     *settlement.NO_UNIT_TESTS], url=url, vars=settlement._vars(YEAR, None))
+            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=settlement._vars(YEAR, None))
             exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10},
                             budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",

@@ -2,13 +2,11 @@
 (intermediate/grouping → marts.case_grouping) for one scheme version."""
 from __future__ import annotations
 
-from drgflow import config, db
+from drgflow import config, db, runs
 from drgflow.errors import UserError
 from drgflow.schemes.importer import import_scheme, scheme_imported, scheme_path
 from drgflow.schemes.terminology import import_terminology
 from drgflow.transform import run_dbt
-
-MODELS = "+case_grouping"
 
 
 def ensure_reference(url: str, scheme_version: str) -> None:
@@ -46,7 +44,7 @@ def group_cases(url: str | None, scheme_version: str) -> dict[str, int]:
         raise UserError("no scheme version given")
     url = url or db.database_url()
     ensure_reference(url, scheme_version)
-    run_dbt(["run", "--select", MODELS], url=url, vars={"scheme_version": scheme_version})
+    run_dbt(["run", "--selector", runs.GROUPING], url=url, vars={"scheme_version": scheme_version})
     with db.connect(url) as conn:
         rows = conn.execute("select group_status, count(*) from marts.case_grouping where scheme_version = %s "
                             "group by 1", (scheme_version,)).fetchall()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from drgflow import config, db, generate, grouping, loader, settlement, transform
+from drgflow import config, db, generate, grouping, loader, runs, settlement, transform
 from drgflow.reports import build_reports
 
 DEMO_YEARS = [2021, 2022, 2023, 2024]
@@ -33,7 +33,7 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     # per-batch notes (timings, one Data Docs page per batch) would drown the summary: keep the rest
     notes = sorted({n for r in cases for n in r.notes if not n.startswith(("validated ", "Data Docs:"))})
     _step("build staging (dbt)")
-    transform.run_dbt(["run", "--select", "staging"], url=url)
+    transform.run_dbt(["run", "--selector", runs.STAGING], url=url)
     out = {
         "database": _redact(url),
         "scheme": version,

@@ -9,10 +9,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from drgflow import db, excel, transform
+from drgflow import db, excel, runs, transform
 from drgflow.errors import UserError
 
-QUALITY_MODELS = ("int_quality_case_rows", "hospital_data_quality_rules", "hospital_data_quality")
 SEVERITY_ZH = {"reject": "拒收", "warn": "警告"}
 CASE_HEADERS = ("序号", "批次号", "文件名", "行号", "结算ID", "结算日期", "出院日期",
                 "处理结果", "问题数", "问题说明", "规则编号", "状态")
@@ -21,7 +20,7 @@ RULE_HEADERS = ("规则编号", "级别", "规则说明", "病例数")
 
 def build_quality_marts(url: str | None = None) -> None:
     """dbt build of the quality models (and their tests) only."""
-    transform.run_dbt(["build", "--select", *QUALITY_MODELS], url=url)
+    transform.run_dbt(["build", "--selector", runs.QUALITY], url=url)
 
 
 def feedback_rows(url: str | None = None, batch_id: int | None = None,

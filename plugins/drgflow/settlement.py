@@ -15,23 +15,11 @@ from typing import Any, Iterator
 
 import psycopg
 
-from drgflow import audit, config, db, roles
+from drgflow import audit, config, db, roles, runs
 from drgflow.errors import UserError
 from drgflow.transform import run_dbt
 
-SEEDS = ["policy_parameters", "policy_high_ratio_tiers", "policy_assessment_bands",
-         "policy_bed_day_categories", "policy_per_diem_standards"]
-#: rebuilt by every run so they carry the run's year, month and scheme (int_cases_in_scope is the run's one
-#: read of the staging view; the checks below query it)
-SHARED_VIEWS = ["int_parameters_resolved", "int_case_groups_selected", "int_cases_in_scope",
-                "int_settlement_cases_selected", "int_case_bed_day_matched"]
-CALIBRATE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/statistics", "path:models/marts/coefficients",
-                    "path:models/marts/statistics", "path:tests/statistics"]
-SETTLE_SELECT = [*SHARED_VIEWS, "path:models/intermediate/settlement", "path:models/marts/settlement",
-                 "path:tests/settlement"]
 LOCK = "drgflow.settlement"
-#: unit tests check the SQL, not the data, and need the relations built first: the test suite runs them
-NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 def _vars(year: int, month: int | None) -> dict[str, Any]:
@@ -122,9 +110,9 @@ def _prepare(url: str, year: int, month: int | None) -> None:
     with db.connect(url) as conn:
         if not _relation_exists(conn, "marts.case_grouping"):
             raise UserError("marts.case_grouping does not exist: run drgflow group first")
-    # one dbt invocation for all three (the main build excludes SHARED_VIEWS: they are built here once)
-    run_dbt(["build", "--select", "path:models/staging", *SEEDS, *SHARED_VIEWS,
-             "--exclude-resource-type", "test", "unit_test"], url=url, vars=_vars(year, month))
+    # one dbt invocation for all three; the figures' build (runs.*_FIGURES) leaves the period views out: they
+    # are built here once (dbt_project/selectors.yml)
+    run_dbt(["build", "--selector", runs.SETTLEMENT_INPUTS], url=url, vars=_vars(year, month))
 
 
 def _check_parameters(conn: psycopg.Connection) -> tuple[str, dict]:
@@ -230,8 +218,7 @@ def _calibrate(conn: psycopg.Connection, url: str, year: int, build: bool = True
         _require_current_groupings(conn, "c.settle_year between %s and %s", (first, last),
                                    f"base period {first}–{last}", scheme)
         if build:
-            run_dbt(["build", "--select", *CALIBRATE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS],
-                    url=url, vars=_vars(year, None))
+            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=_vars(year, None))
         counts = _input_batches(conn, run_id, first, last, None)
         drg_count, a_all = conn.execute(
             "select count(*), max(all_mean_cost) from marts.drg_base_points where settlement_year = %s",
@@ -298,8 +285,7 @@ def settle(year: int, month: int | None = None, url: str | None = None, build: b
             scheme, params = _check_parameters(conn)
             _check_settlement_inputs(conn, year, month, scheme)
             if build:
-                run_dbt(["build", "--select", *SETTLE_SELECT, "--exclude", *SHARED_VIEWS, *NO_UNIT_TESTS],
-                        url=url, vars=_vars(year, month))
+                run_dbt(["build", "--selector", runs.settlement_figures(month)], url=url, vars=_vars(year, month))
             _protect_closed_rows(conn)
             counts = _input_batches(conn, run_id, year, year, period if month else None)
             scope = "settlement_year = %s" + (" and period = %s" if month else "")

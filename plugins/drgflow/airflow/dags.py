@@ -6,8 +6,9 @@ monthly_settlement   5th 03:00 for the previous month: group -> case points + pr
 annual_calibration   6 January 03:00 for the new year: group -> statistics + coefficients -> GX -> record
 annual_settlement    1 March 03:00 for the previous year: group -> case points + annual settlement -> GX
                      -> record -> publish
-The dbt steps are Cosmos task groups (one task per model, tests after the models). Every task's failure
-writes an alert naming the DAG, the period and the error (drgflow.airflow.tasks.on_failure).
+The dbt steps are Cosmos task groups (one task per model, tests after the models), each rendered from a named
+dbt selector of dbt_project/selectors.yml (drgflow.runs; the command line builds the same selectors). Every
+task's failure writes an alert naming the DAG, the period and the error (drgflow.airflow.tasks.on_failure).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from drgflow import settlement
+from drgflow import runs
 from drgflow.airflow import tasks
 from drgflow.airflow.checks import run_output_checks
 from drgflow.airflow.dbt import dbt_task_group
@@ -32,32 +33,6 @@ CALIBRATION_ASSET = Asset(name="drgflow_calibration", uri="drgflow://warehouse/m
 
 #: the history a roll-out backfills (2016–2019 and on); earlier periods are never scheduled
 START = pendulum.datetime(2016, 1, 1, tz=TZ)
-
-# dbt selections (dbt selector syntax) of each DAG's Cosmos task groups
-GROUPING_SELECT = ["+case_grouping"]
-
-
-def _shared_views() -> list[str]:
-    """The views every settlement run rebuilds with its year and scheme: drgflow.settlement's list, so the DAGs
-    follow the settlement module as its models change."""
-    return list(settlement.SHARED_VIEWS)
-
-
-def monthly_select() -> list[str]:
-    """dbt selection of monthly_settlement: the shared views, the settlement models, case points, the month's mart."""
-    return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_monthly"]
-
-
-def annual_select() -> list[str]:
-    """dbt selection of annual_settlement: the shared views, the settlement models, case points, the year's mart."""
-    return [*_shared_views(), "path:models/intermediate/settlement", "case_points", "settlement_annual"]
-
-
-def calibration_select() -> list[str]:
-    """dbt selection of annual_calibration: the shared views, the statistics and coefficient models."""
-    return [*_shared_views(), "path:models/intermediate/statistics", "path:models/marts/coefficients",
-            "path:models/marts/statistics"]
-
 
 def default_args() -> dict[str, Any]:
     """Task defaults of every drgflow DAG: owner, no retries, the alert callback on failure."""
@@ -132,8 +107,8 @@ def _period_task(kind: str, skip_if: str) -> Any:
     return period()
 
 
-def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, description: str, select: list[str],
-                    asset: Asset, grouping_select: list[str] | None, close_default: bool) -> DAG:
+def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, description: str, selector: str,
+                    asset: Asset, grouping: bool, close_default: bool) -> DAG:
     with DAG(
         dag_id=dag_id, description=description, schedule=timetable, start_date=START, catchup=False,
         max_active_runs=1, default_args=default_args(), tags=["drgflow", "settlement"],
@@ -149,10 +124,10 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
 
         ref = reference(period)
         last = ref
-        if grouping_select:
-            grouping = dbt_task_group("grouping", grouping_select)
-            ref >> grouping
-            last = grouping
+        if grouping:
+            grouped = dbt_task_group("grouping", runs.GROUPING)
+            ref >> grouped
+            last = grouped
         if kind != "calibration":
             @task
             def calibration(period: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +136,7 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
             cal = calibration(period)
             last >> cal
             last = cal
-        figures = dbt_task_group("calibration_models" if kind == "calibration" else "settlement_models", select)
+        figures = dbt_task_group("calibration_models" if kind == "calibration" else "settlement_models", selector)
         last >> figures
 
         @task
@@ -193,29 +168,26 @@ def _settlement_dag(dag_id: str, kind: str, timetable: PeriodTimetable, descript
     return dag
 
 
-def monthly_settlement_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
-    """The monthly_settlement DAG (5th 03:00 for the previous month); `select` overrides its dbt selection."""
+def monthly_settlement_dag(grouping: bool = True) -> DAG:
+    """grouping=False leaves out the grouping task group (tests whose cases are grouped already)."""
     return _settlement_dag(
         "monthly_settlement", "monthly", PeriodTimetable("month", delay_days=4, delay_hours=3),
         "Monthly pre-settlement of the previous month (5th 03:00 Asia/Shanghai)",
-        select or monthly_select(), SETTLEMENT_MONTHLY_ASSET,
-        GROUPING_SELECT if grouping_select is None else grouping_select, close_default=True)
+        runs.SETTLEMENT_MONTHLY, SETTLEMENT_MONTHLY_ASSET, grouping, close_default=True)
 
 
-def annual_calibration_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
-    """The annual_calibration DAG (6 January 03:00 for the new year); `select` overrides its dbt selection."""
+def annual_calibration_dag(grouping: bool = True) -> DAG:
+    """The annual_calibration DAG (6 January 03:00 for the new year); grouping=False as for the monthly DAG."""
     return _settlement_dag(
         "annual_calibration", "calibration", PeriodTimetable("year", delay_days=5, delay_hours=3),
         "Calibration (base points, coefficients) of the new year, 6 January 03:00 Asia/Shanghai",
-        select or calibration_select(), CALIBRATION_ASSET,
-        GROUPING_SELECT if grouping_select is None else grouping_select, close_default=False)
+        runs.CALIBRATION, CALIBRATION_ASSET, grouping, close_default=False)
 
 
-def annual_settlement_dag(select: list[str] | None = None, grouping_select: list[str] | None = None) -> DAG:
-    """The annual_settlement DAG (early March 03:00 for the previous year); `select` overrides its dbt selection."""
+def annual_settlement_dag(grouping: bool = True) -> DAG:
+    """The annual_settlement DAG (early March 03:00 for the previous year); grouping=False as for the monthly DAG."""
     return _settlement_dag(
         "annual_settlement", "annual", PeriodTimetable("year", delay_months=2, delay_days=0, delay_hours=3),
         "Annual settlement of the previous year, early March 03:00 Asia/Shanghai (after December's "
         "pre-settlement and the assessment scores)",
-        select or annual_select(), SETTLEMENT_ANNUAL_ASSET,
-        GROUPING_SELECT if grouping_select is None else grouping_select, close_default=True)
+        runs.SETTLEMENT_ANNUAL, SETTLEMENT_ANNUAL_ASSET, grouping, close_default=True)

@@ -1,7 +1,8 @@
 """dbt through astronomer-cosmos: one Airflow task per model, the tests after the models.
 
 The DAGs render from a dbt manifest (LoadMode.DBT_MANIFEST: parsing a DAG file never runs dbt or touches the
-warehouse); `ensure_manifest` rebuilds it with `dbt parse` when a project file is newer. At run time an
+warehouse); `ensure_manifest` rebuilds it with `dbt parse` when a project file changed. Each task group is one
+named selector of dbt_project/selectors.yml (drgflow.runs), which Cosmos reads from the manifest. At run time an
 interceptor gives every dbt task the warehouse connection (drgflow.transform.dbt_env of the warehouse URL, read
 in the worker) and the run's period as dbt vars (the `period` task's XCom).
 """
@@ -21,7 +22,8 @@ PROFILE = "drgflow"
 TARGET = "warehouse"
 MODEL_RETRIES = 2
 #: files whose change invalidates the manifest
-_PROJECT_GLOBS = ("dbt_project.yml", "profiles.yml", "models/**/*", "seeds/**/*", "tests/**/*", "macros/**/*")
+_PROJECT_GLOBS = ("dbt_project.yml", "profiles.yml", "selectors.yml", "models/**/*", "seeds/**/*", "tests/**/*",
+                  "macros/**/*")
 
 
 def manifest_dir() -> Path:
@@ -44,7 +46,8 @@ def project_hash(project: Path | None = None) -> str:
 def ensure_manifest() -> Path:
     """manifest.json of the dbt project, re-parsed with `dbt parse` (about 7 s) only when the project's
     content changed since the last parse (a content hash, so a checkout or copy that only touches mtimes
-    does not trigger a parse)."""
+    does not trigger a parse). Always a full parse: dbt's partial parsing keeps the selectors of the
+    previous manifest when only selectors.yml changed (dbt-core 1.11), and the DAGs render from them."""
     project = config.dbt_project_dir()
     out = manifest_dir()
     manifest, stamp = out / "manifest.json", out / "manifest.sha256"
@@ -60,8 +63,9 @@ def ensure_manifest() -> Path:
                "DRGFLOW_DB_NAME": "parse-only", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
         tmp = out / "parse"
         done = subprocess.run(
-            [sys.executable, "-m", "dbt.cli.main", "--quiet", "parse", "--project-dir", str(project),
-             "--profiles-dir", str(project), "--target-path", str(tmp), "--log-path", str(tmp / "logs")],
+            [sys.executable, "-m", "dbt.cli.main", "--quiet", "parse", "--no-partial-parse",
+             "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(tmp),
+             "--log-path", str(tmp / "logs")],
             env=env, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"dbt parse failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
@@ -79,8 +83,9 @@ def runtime_interceptor(context: Any, operator: Any) -> None:
     operator.vars = {k: period[k] for k in ("settlement_year", "settlement_month", "scheme_version")}
 
 
-def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None = None) -> Any:
-    """A Cosmos DbtTaskGroup for `select` (dbt selection syntax): a task per model, then one test task.
+def dbt_task_group(group_id: str, selector: str) -> Any:
+    """A Cosmos DbtTaskGroup for the named dbt selector `selector` (dbt_project/selectors.yml, drgflow.runs): a
+    task per model, then one test task (`dbt test --selector <selector> --indirect-selection cautious`).
 
     Models retry (a lost connection or lock timeout is worth another try); the test task does not (a failed
     data test is a finding, not a glitch)."""
@@ -111,7 +116,7 @@ def dbt_task_group(group_id: str, select: list[str], exclude: list[str] | None =
                                          # only tests whose every parent is in the group: a test joining
                                          # case_grouping to case_points waits for the settlement group
                                          test_indirect_selection=TestIndirectSelection.CAUTIOUS),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=select, exclude=exclude or [],
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, selector=selector,
                                    test_behavior=TestBehavior.AFTER_ALL, emit_datasets=False,
                                    enable_mock_profile=False),
         operator_args={"install_deps": False, "interceptors": [runtime_interceptor],

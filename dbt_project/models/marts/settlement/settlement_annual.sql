@@ -4,8 +4,12 @@
 -- prepaid = Σ of the recorded monthly prepayments (settlement_monthly, closed months never recomputed);
 -- clearing = payable − prepaid (> 0 the fund pays, < 0 it recovers). Cases corrected after their month was
 -- closed enter here with their current points: adjusted_case_count / adjustment_points show the difference to
--- what the closed months recorded. Runs with settlement_month change nothing here.
-{%- set month = var('settlement_month') %}
+-- what the closed months recorded. Built by the annual run only (selector settlement_annual, without
+-- settlement_month); a run with settlement_month that selected it would fail here rather than replace the year.
+{%- if execute and var('settlement_month') %}
+    {{ exceptions.raise_compiler_error("settlement_annual is built by the annual settlement (selector "
+        ~ "settlement_annual, without settlement_month), not by a run of month " ~ var('settlement_month')) }}
+{%- endif %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='settlement_year',
           full_refresh=false, on_schema_change='append_new_columns') }}
 
@@ -23,7 +27,6 @@ cases as (
     from {{ ref('case_points') }} as cp
     cross join p
     where cp.settlement_year = p.settlement_year
-      and {{ 'false' if month else 'true' }}
       and not exists (select 1 from closed_year)
 ),
 
@@ -59,7 +62,6 @@ prepaid as (
     from {{ ref('settlement_monthly') }} as m
     cross join p
     where m.settlement_year = p.settlement_year
-      and {{ 'false' if month else 'true' }}
       and not exists (select 1 from closed_year)
     group by m.region_code, m.hospital_id
 ),
