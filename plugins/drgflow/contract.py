@@ -32,6 +32,8 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
     "assessment_scores": ("hospital_id", "year", "score"),
     "special_review": ("hospital_id", "case_id", "approved_points", "reason"),
 }
+#: the order files are loaded in: reference tables before the cases that need them (loader, Airflow ingest)
+LOAD_ORDER: tuple[str, ...] = ("hospitals", "budgets", "assessment_scores", "special_review", "cases")
 #: columns a file of that kind may omit from its header (absent = all values empty)
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "cases": ("dept_code", "ventilator_hours"),

@@ -333,9 +333,8 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
                 continue
             files.append((f, kind or "cases"))
     db.init_warehouse(url)
-    order = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
     results = list(skipped)
-    for f, _ in sorted(files, key=lambda item: order[item[1]]):
+    for f, _ in sorted(files, key=lambda item: contract.LOAD_ORDER.index(item[1])):
         res = load_file(f, url, progress=progress, validate=validate)
         if res.kind == "cases" and (validate and not res.skipped or res.needs_validation):
             validation.validate_batch(res, url)

@@ -78,10 +78,7 @@ def _calibrated(url: str, year: int) -> bool:
 
 def _closed(url: str, period: str) -> bool:
     with db.connect(url) as conn:
-        if not conn.execute("select to_regclass('audit.periods') is not null").fetchone()[0]:
-            return False
-        row = conn.execute("select status from audit.periods where period = %s", (period,)).fetchone()
-    return bool(row and row[0] == "closed")
+        return settlement.period_status(conn, period) == "closed"
 
 
 def _settlement_summary(url: str, year: int) -> list[str]:

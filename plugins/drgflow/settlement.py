@@ -20,6 +20,8 @@ from drgflow.errors import UserError
 from drgflow.transform import run_dbt
 
 LOCK = "drgflow.settlement"
+#: the case types of settlement-spec §4, in the order statements and checks show them
+CASE_TYPES = ("normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review")
 
 
 def _vars(year: int, month: int | None) -> dict[str, Any]:
@@ -151,12 +153,22 @@ def _input_batches(conn: psycopg.Connection, run_id: int, year_from: int, year_t
     return counts
 
 
-def _closed(conn: psycopg.Connection, period: str) -> bool:
+def period_status(conn: psycopg.Connection, period: str) -> str | None:
+    """'open', 'closed' or None (never settled, or a warehouse without audit.periods yet)."""
+    if not _relation_exists(conn, "audit.periods"):
+        return None
     row = conn.execute("select status from audit.periods where period = %s", (period,)).fetchone()
-    return bool(row and row[0] == "closed")
+    return row[0] if row else None
 
 
-def _closed_months(conn: psycopg.Connection, year: int) -> list[str]:
+def _closed(conn: psycopg.Connection, period: str) -> bool:
+    return period_status(conn, period) == "closed"
+
+
+def closed_periods(conn: psycopg.Connection, year: int) -> list[str]:
+    """The closed periods of a settlement year, ascending: its months (YYYY-MM), then the year (YYYY)."""
+    if not _relation_exists(conn, "audit.periods"):
+        return []
     return [r[0] for r in conn.execute(
         "select period from audit.periods where status = 'closed' and (period like %s or period = %s) "
         "order by period", (f"{year:04d}-%", f"{year:04d}")).fetchall()]
@@ -174,7 +186,7 @@ def calibrate(year: int, url: str | None = None, build: bool = True) -> dict:
     db.init_warehouse(url)
     url = roles.service_url("transformer", url)   # DRGFLOW_SERVICE_ROLES on: bookkeeping and dbt as the role
     with _locked(url) as conn:
-        closed = _closed_months(conn, year)
+        closed = closed_periods(conn, year)
         if closed:
             raise UserError(f"calibration of {year} is in use by closed period(s) {', '.join(closed)}; "
                             f"reopen them first (drgflow reopen --period ... --reason ...)")

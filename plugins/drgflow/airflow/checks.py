@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from drgflow import db
+from drgflow.settlement import CASE_TYPES
 from drgflow.validation import gx_output_dir, sqlalchemy_url
-
-CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
 
 
 class OutputChecksFailed(Exception):
@@ -38,7 +37,7 @@ def _checks(kind: str, period: dict[str, Any]) -> dict[str, tuple[str, str, Any]
             "case_points_points_not_null": (*cp, e.ExpectColumnValuesToNotBeNull(column="points")),
             "case_points_points_non_negative": (*cp, e.ExpectColumnValuesToBeBetween(column="points", min_value=0)),
             "case_points_case_type_known": (*cp, e.ExpectColumnValuesToBeInSet(column="case_type",
-                                                                              value_set=CASE_TYPES)),
+                                                                              value_set=list(CASE_TYPES))),
             "settlement_monthly_present": (*sm, e.ExpectTableRowCountToBeBetween(min_value=1)),
             "settlement_monthly_key_unique": (*sm, e.ExpectCompoundColumnsToBeUnique(
                 column_list=["region_code", "hospital_id", "period"])),

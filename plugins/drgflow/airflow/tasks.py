@@ -13,11 +13,10 @@ from typing import Any
 import pendulum
 
 from drgflow import config, contract, db, grouping, loader, reports, settlement
+from drgflow.airflow.timetables import TZ_NAME
 
 log = logging.getLogger(__name__)
-TZ_NAME = "Asia/Shanghai"
 #: load order: reference tables before the cases that need them (as drgflow.loader.load_paths does)
-KIND_ORDER = {"hospitals": 0, "budgets": 1, "assessment_scores": 2, "special_review": 3, "cases": 4}
 
 
 # ------------------------------------------------------------------------------------------------ ingest
@@ -72,7 +71,7 @@ def ingest_files(paths: list[str], url: str | None = None) -> dict[str, Any]:
         if kind is None:
             _refuse(p, landing, error, summary)
             continue
-        ordered.append((KIND_ORDER.get(kind, 9), p))
+        ordered.append((contract.LOAD_ORDER.index(kind) if kind in contract.LOAD_ORDER else 9, p))
     for _, p in sorted(ordered, key=lambda item: (item[0], item[1].name)):
         try:
             results = loader.load_paths([p], url, validate=True, progress=False)
@@ -124,23 +123,14 @@ def period_of(kind: str, data_interval_start: _dt.datetime, data_interval_end: _
 
 def period_status(period: str, url: str | None = None) -> str | None:
     """'open', 'closed' or None (never settled) from audit.periods."""
-    url = url or db.database_url()
-    with db.connect(url) as conn:
-        if not conn.execute("select to_regclass('audit.periods') is not null").fetchone()[0]:
-            return None
-        row = conn.execute("select status from audit.periods where period = %s", (period,)).fetchone()
-    return row[0] if row else None
+    with db.connect(url or db.database_url()) as conn:
+        return settlement.period_status(conn, period)
 
 
 def closed_months(year: int, url: str | None = None) -> list[str]:
     """The year's closed months (YYYY-MM, ascending) from audit.periods; [] before that table exists."""
-    url = url or db.database_url()
-    with db.connect(url) as conn:
-        if not conn.execute("select to_regclass('audit.periods') is not null").fetchone()[0]:
-            return []
-        return [r[0] for r in conn.execute(
-            "select period from audit.periods where status = 'closed' and period like %s order by 1",
-            (f"{year:04d}-%",)).fetchall()]
+    with db.connect(url or db.database_url()) as conn:
+        return [p for p in settlement.closed_periods(conn, year) if "-" in p]
 
 
 def prepare_reference(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:

@@ -6,9 +6,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from drgflow.settlement import parse_period  # noqa: F401 - one definition of a period for settle and report
+from drgflow.settlement import (  # noqa: F401 - one definition of a period and of the case types
+    CASE_TYPES,
+    parse_period,
+)
 
-CASE_TYPES = ["normal", "high", "low", "unstable", "qy", "ungroupable", "bed_day", "special_review"]
 CASE_TYPE_ZH = {
     "normal": "正常倍率 normal", "high": "高倍率 high", "low": "低倍率 low", "unstable": "非稳定病组 unstable",
     "qy": "歧义组 QY", "ungroupable": "无法入组 0000", "bed_day": "床日 bed-day",
