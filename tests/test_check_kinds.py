@@ -4,17 +4,17 @@ plugins/drgflow/validation/checks/ and a file of cases here. Real PostgreSQL, th
 validation (drgflow.validation.flag_batch), no Great Expectations run."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import create_database, drop_database, query
-from drgflow import contract, db, loader, validation
+from drgflow import db, loader, validation
 from drgflow.schemes.terminology import import_terminology
 from drgflow.validation import checks
 from drgflow.validation.catalogue import Catalogue, parse_rule
+from test_validation import _row, _write_cases
 
 CASES = Path(__file__).parent / "validation_cases"
 
@@ -25,24 +25,6 @@ def _documents() -> list[tuple[str, dict]]:
         for n, doc in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8")), start=1):
             docs.append((f"{path.stem}#{n}", doc))
     return docs
-
-
-def _row(**over: str) -> dict[str, str]:
-    fees = dict.fromkeys(contract.FEE_COLUMNS, "0.00") | {"fee_bed": "600.00", "fee_western_drug": "400.00"}
-    base = {"case_id": "C0", "hospital_id": "H001", "region_code": "330102", "insurance_type": "310",
-            "patient_id": "P01", "sex": "1", "age_years": "45", "age_days": "", "birth_weight_g": "",
-            "admit_date": "2024-03-01", "discharge_date": "2024-03-06", "los_days": "5", "discharge_way": "1",
-            "dept_code": "03", "dx_codes": "I21.000", "px_codes": "", "ventilator_hours": "",
-            "total_cost": "1000.00", "fund_paid": "700.00", **fees, "settle_date": "2024-03-08"}
-    return base | over
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        w = csv.DictWriter(handle, fieldnames=contract.CASE_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +71,12 @@ def test_check_kind_cases(codes, tmp_path, name, doc):
         return {k: str(v).format(**found) for k, v in row.items()}
 
     if doc.get("history"):
-        hist = [_row(**({"case_id": f"HIST{i}"} | fill(r))) for i, r in enumerate(doc["history"])]
-        loader.load_paths([_write(tmp_path / f"history_{name.replace('#', '_')}.csv", hist)], url=url,
+        hist = [_row(**({"case_id": f"HIST{i}", "dx_codes": "I21.000"} | fill(r)))
+                for i, r in enumerate(doc["history"])]
+        loader.load_paths([_write_cases(tmp_path / f"history_{name.replace('#', '_')}.csv", hist)], url=url,
                           validate=False, progress=False)
-    rows = [_row(**({"case_id": f"R{i}"} | fill(c["row"]))) for i, c in enumerate(doc["cases"])]
-    result = loader.load_paths([_write(tmp_path / f"cases_{name.replace('#', '_')}.csv", rows)], url=url,
+    rows = [_row(**({"case_id": f"R{i}", "dx_codes": "I21.000"} | fill(c["row"]))) for i, c in enumerate(doc["cases"])]
+    result = loader.load_paths([_write_cases(tmp_path / f"cases_{name.replace('#', '_')}.csv", rows)], url=url,
                                validate=False, progress=False)[0]
     flagged = validation.flag_batch(url, cat, result.batch_id)
     got = [flagged.get(n, {}).get("case_rule") for n in range(1, len(rows) + 1)]
