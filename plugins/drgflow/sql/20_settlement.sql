@@ -119,20 +119,10 @@ end $$;
 create or replace trigger periods_reopen_logged before update on audit.periods
     for each row execute function audit.require_logged_reopen();
 
--- What a closed month was settled with stays as recorded while the month is closed.
-create or replace function audit.refuse_closed_cases_change() returns trigger
-language plpgsql as $$
-begin
-    if exists (select 1 from audit.periods where period = old.period and status = 'closed') then
-        raise exception 'period % is closed: the case points it recorded are immutable', old.period;
-    end if;
-    if tg_op = 'DELETE' then
-        return old;
-    end if;
-    return new;
-end $$;
+-- What a closed month was settled with stays as recorded while the month is closed (the settlement marts' guard).
 create or replace trigger closed_period_cases_frozen before update or delete on audit.closed_period_cases
-    for each row execute function audit.refuse_closed_cases_change();
+    for each row execute function audit.refuse_closed_period_change('month');
+drop function if exists audit.refuse_closed_cases_change();
 
 -- The table owner (the transformer, which builds the marts) could otherwise disable or drop the guards, or
 -- drop a table holding closed rows: an event trigger (superuser only; skipped, with the docs saying so, where
