@@ -3,6 +3,7 @@ database per test session or per test, so parallel runs and developers never sha
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from psycopg import sql
 from drgflow import config, db
 
 REPO = config.REPO_ROOT
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Airflow fixes its configuration (AIRFLOW_HOME, metadata database) when first imported. A test module that
+    imports Airflow at top level would fix it before tests/test_dags.py sets its temporary Airflow home, and
+    the DAG tests would then fail far from the cause (on SQLite: "no such table: variable")."""
+    if "airflow.settings" in sys.modules:
+        raise pytest.UsageError("a test module imported Airflow at collection time; import drgflow.airflow "
+                                "inside the test instead (Airflow reads its configuration once, on import)")
 
 
 def create_database(prefix: str) -> tuple[str, str]:

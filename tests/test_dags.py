@@ -10,6 +10,7 @@ happens inside the fixtures/tests after the environment is set.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from conftest import create_database, drop_database
-from drgflow import config, db
+from drgflow import config, db, settlement
 
 REPO = config.REPO_ROOT
 SH = "Asia/Shanghai"
@@ -135,6 +136,22 @@ def test_dags_are_thin_and_discoverable():
         text = f.read_text()
         assert "airflow" in text.lower() and "dag" in text.lower(), f"{f.name} would be skipped by discovery"
         assert len(text.splitlines()) <= 8, f"{f.name} is not thin"
+
+
+def test_a_scheme_named_but_not_on_this_machine_falls_back_to_its_name(airflow_env, monkeypatch, tmp_path):
+    """DRGFLOW_SCHEME may name a scheme whose pack is not here (its tables were imported elsewhere): the settlement
+    vars and the Airflow period use that name instead of failing (the fallback used to catch SystemExit, while
+    default_scheme raises UserError)."""
+    from drgflow.airflow import tasks
+
+    monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
+    monkeypatch.setenv("DRGFLOW_SCHEME", "CHS-DRG-9.9")
+    assert config.default_scheme_version() == "CHS-DRG-9.9"
+    assert settlement._vars(2024, 3)["scheme_version"] == "CHS-DRG-9.9"
+    start = dt.datetime(2024, 2, 29, 16, tzinfo=dt.timezone.utc)
+    assert tasks.period_of("monthly", start, start + dt.timedelta(days=31))["scheme_version"] == "CHS-DRG-9.9"
+    monkeypatch.delenv("DRGFLOW_SCHEME")
+    assert config.default_scheme_version() == "SAMPLE-DRG"
 
 
 def test_dag_structure(airflow_env):

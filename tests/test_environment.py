@@ -1,7 +1,6 @@
 """A wrong environment gets one clear sentence: a PostgreSQL server older than 16 (real PostgreSQL 15)."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drgflow import config, settlement
-from drgflow.airflow import tasks
+from drgflow import config
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -60,17 +58,3 @@ def test_postgresql_15_gets_one_sentence(pg15_url, command, tmp_path):
     assert "Traceback" not in run.stderr and len(lines) == 1, run.stderr
     assert "needs PostgreSQL 16 or newer" in lines[0] and "PostgreSQL 15." in lines[0]
     assert "DRGFLOW_DATABASE_URL" in lines[0]
-
-
-def test_a_scheme_named_but_not_on_this_machine_falls_back_to_its_name(monkeypatch, tmp_path):
-    """DRGFLOW_SCHEME may name a scheme whose pack is not here (its tables were imported elsewhere): the settlement
-    vars and the Airflow period use that name instead of failing (the fallback used to catch SystemExit, while
-    default_scheme raises UserError)."""
-    monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
-    monkeypatch.setenv("DRGFLOW_SCHEME", "CHS-DRG-9.9")
-    assert config.default_scheme_version() == "CHS-DRG-9.9"
-    assert settlement._vars(2024, 3)["scheme_version"] == "CHS-DRG-9.9"
-    start = dt.datetime(2024, 2, 29, 16, tzinfo=dt.timezone.utc)
-    assert tasks.period_of("monthly", start, start + dt.timedelta(days=31))["scheme_version"] == "CHS-DRG-9.9"
-    monkeypatch.delenv("DRGFLOW_SCHEME")
-    assert config.default_scheme_version() == "SAMPLE-DRG"
