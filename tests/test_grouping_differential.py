@@ -1,12 +1,14 @@
-"""Differential tests: the dbt grouper against an independent CHS-DRG 1.1 oracle.
+"""Differential tests: the dbt grouper against independent CHS-DRG 1.1 and 2.0 oracles.
 
-The oracle (tests/oracle/chs_drg11.py) was written from ../shared/docs/drg-dip-reference.md §2 and the
-pack's own files by someone who had not read the SQL models or their helpers; it imports nothing from
-drgflow and parses the pack itself (tests/oracle/README.md lists its sources and choices). Two checks:
+The oracles (tests/oracle/chs_drg11.py, chs_drg20.py) were written from ../shared/docs/drg-dip-reference.md §2
+and the packs' own files by someone who had not read the SQL models or their helpers; they import nothing from
+drgflow and parse the packs themselves (tests/oracle/README.md lists their sources and choices). Two checks
+per version:
 
-* the oracle's hand-made cases (tests/oracle/handmade_chs11.csv: every split pattern × CC status, every
-  MDCP age band and weight band, sex, MDCA, MDCZ …), whose expected DRGs were worked out by hand from the
-  tables, grouped by the real dbt models;
+* the oracle's hand-made cases (tests/oracle/handmade_chs11.csv, handmade_chs20.csv: every split pattern × CC
+  status, every MDCP age band and weight band, sex, MDCA, MDCZ; for 2.0 also every rule form of the JSON
+  pack: formulas, procedure groups, referenced ADRGs, secondary diagnoses, xQY, invalid principal diagnoses),
+  whose expected DRGs were worked out by hand from the tables, grouped by the real dbt models;
 * generated cases per rule form (a positive case for every ADRG, perturbed negatives, two per exclusion
   table, random mixes) grouped by both; every disagreement is listed.
 
@@ -25,17 +27,29 @@ import pytest
 from conftest import query
 from drgflow.grouping import group_cases
 from drgflow.schemes.pack import load_pack
-from drgflow.schemes.rules import compile_adrg
-from oracle import chs_drg11
+from drgflow.schemes.pack_json import is_json_pack, load_json_pack
+from drgflow.schemes.rules import compile_adrg, compile_json_rule
+from oracle import chs_drg11, chs_drg20
 from test_grouping_support import load_cases
 
-VERSION = "CHS-DRG-1.1"
+#: version -> (oracle module, hand-made cases)
+ORACLES = {"CHS-DRG-1.1": (chs_drg11, "handmade_chs11.csv"), "CHS-DRG-2.0": (chs_drg20, "handmade_chs20.csv")}
+
+
+def _load(folder: Path):
+    return load_json_pack(folder) if is_json_pack(folder) else load_pack(folder)
 
 
 def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, dict]]:
-    """(rule form, case) pairs: a positive and a negative per ADRG, two per exclusion table, random mixes."""
+    """(rule form, case) pairs: a positive and a negative per ADRG, two per exclusion table, random mixes.
+    For a pack that lists its non-OR procedures (2.0), some cases carry one of those, first or later."""
     mcc, cc = list(pack.mcc), list(pack.cc)
-    ss = sorted(pack.ss_valid)
+    if pack.ss_valid:
+        ss = sorted(pack.ss_valid)
+    else:  # 2.0: every procedure not listed as non-OR is an OR procedure; take those the rules list
+        ss = sorted({c for a in pack.adrgs.values() for codes in (a.rule or {}).get("sections", {}).values()
+                     for c in codes if c[:1].isdigit()} - pack.px_non_or)
+    non_or = sorted(pack.px_non_or)
     all_pdx = sorted({c for m in pack.mdcs.values() for c in m.principal_dx})
     by_table = defaultdict(list)
     for c, t in list(pack.mcc.items()) + list(pack.cc.items()):
@@ -51,7 +65,7 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
                              "dx_codes": "|".join(dict.fromkeys(dx)), "px_codes": "|".join(px)}))
 
     for _code, a in sorted(pack.adrgs.items()):
-        comp = compile_adrg(a)
+        comp = compile_json_rule(a, pack.adrgs) if a.rule is not None else compile_adrg(a)
         alt = rng.choice(sorted({c[0] for c in comp.conds}))
         conds = [c for c in comp.conds if c[0] == alt]
         kinds = [k for _, _, k, _ in conds]
@@ -64,7 +78,7 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
                 dx[0] = rng.choice(codes)
             elif kind == "ppx":
                 px.insert(0, rng.choice(codes))
-            elif kind == "any_dx":
+            elif kind in ("any_dx", "sdx"):
                 dx.append(rng.choice(codes))
             elif kind == "any_px":
                 px.append(rng.choice(codes))
@@ -73,6 +87,8 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
         if a.mdc == "Z":
             regions = [s for s in pack.mdcs["Z"].sections if s.codes]
             dx += [rng.choice(s.codes) for s in rng.sample(regions, 2)]
+        if non_or and rng.random() < .3:  # a non-OR procedure before or after the others
+            px.insert(rng.choice((0, len(px))), rng.choice(non_or))
         dx += rng.sample(mcc + cc, rng.randint(0, 3))
         sex = 1 if a.mdc == "M" else (2 if a.mdc in "NO" else None)
         newborn = a.mdc == "P"
@@ -98,41 +114,47 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
         if c in all_pdx:
             case("scheme_code_not_in_catalogue", [c], [], age=0 if c[0] == "P" else 45,
                  age_days=10 if c[0] == "P" else None, weight=3000 if c[0] == "P" else None)
+    for c in sorted(pack.dx_invalid)[::400]:
+        case("invalid_principal_dx", [c, rng.choice(all_pdx)], [])
     for _ in range(n_random):
         px = rng.sample(ss, rng.randint(0, 2)) if rng.random() < .6 else []
+        if non_or and rng.random() < .2:
+            px.insert(0, rng.choice(non_or))
         case("random", [rng.choice(all_pdx)] + rng.sample(mcc + cc, rng.randint(0, 4)), px,
              age=rng.choice((0, 1, 30, 70)), age_days=rng.choice((None, 5, 28, 100)),
              weight=rng.choice((None, 1200, 2600)))
     return cases
 
 
-HANDMADE = Path(__file__).parent / "oracle" / "handmade_chs11.csv"
+ORACLE_DIR = Path(__file__).parent / "oracle"
 
 
 def _as_int(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
-def _group_sql(url: str, folder: Path, cases: list[dict]) -> dict[str, str]:
+def _group_sql(url: str, folder: Path, cases: list[dict], version: str) -> dict[str, str]:
     load_cases(url, folder, cases)
-    group_cases(url, VERSION)
-    return dict(query(url, "select case_id, drg from marts.case_grouping where scheme_version = %s", (VERSION,)))
+    group_cases(url, version)
+    return dict(query(url, "select case_id, drg from marts.case_grouping where scheme_version = %s", (version,)))
 
 
-def test_handmade_cases_group_as_worked_out_by_hand(fresh_url, shared_dir, tmp_path):
-    if shared_dir is None:
-        pytest.skip("no ../shared on this machine")
-    rows = list(csv.DictReader(HANDMADE.open(encoding="utf-8")))
+@pytest.mark.parametrize("version", sorted(ORACLES))
+def test_handmade_cases_group_as_worked_out_by_hand(fresh_url, shared_dir, tmp_path, version):
+    if shared_dir is None or not (shared_dir / "schemes" / version).is_dir():
+        pytest.skip(f"no ../shared/schemes/{version} on this machine")
+    oracle, handmade = ORACLES[version]
+    rows = list(csv.DictReader((ORACLE_DIR / handmade).open(encoding="utf-8")))
     assert len(rows) >= 60
     rules = {r["rule"] for r in rows}
     assert {"split_9", "split_135", "split_35", "split_15", "mdcp_age", "mdcp_weight"} <= rules
     cases = [{k: r[k] for k in ("case_id", "sex", "age_years", "age_days", "birth_weight_g", "dx_codes", "px_codes")}
              for r in rows]
-    got = _group_sql(fresh_url, tmp_path, cases)
+    got = _group_sql(fresh_url, tmp_path, cases, version)
     # where the oracle's author chose "no fall-through" (its README, choice 1), drgflow follows OpenDRG's
     # code: the expectation of those rows is the oracle's fall-through reading, and they are few
-    scheme = shared_dir / "schemes" / VERSION
-    strict, falls = chs_drg11.load(scheme), chs_drg11.load(scheme, fall_through=True)
+    scheme = shared_dir / "schemes" / version
+    strict, falls = oracle.load(scheme), oracle.load(scheme, fall_through=True)
     expected = {}
     for r in rows:
         args = (int(r["sex"]), int(r["age_years"]), _as_int(r["age_days"]), _as_int(r["birth_weight_g"]),
@@ -145,16 +167,17 @@ def test_handmade_cases_group_as_worked_out_by_hand(fresh_url, shared_dir, tmp_p
     assert wrong == [], f"{len(wrong)} of {len(rows)} hand-made cases disagree: {wrong[:5]}"
 
 
-@pytest.mark.parametrize("seed", [11])
-def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path, seed):
-    if shared_dir is None:
-        pytest.skip("no ../shared on this machine")
-    pack = load_pack(shared_dir / "schemes" / VERSION)
-    oracle = chs_drg11.load(shared_dir / "schemes" / VERSION, fall_through=True)
-    strict = chs_drg11.load(shared_dir / "schemes" / VERSION)
+@pytest.mark.parametrize("version", sorted(ORACLES))
+def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path, version, seed=11):
+    if shared_dir is None or not (shared_dir / "schemes" / version).is_dir():
+        pytest.skip(f"no ../shared/schemes/{version} on this machine")
+    module = ORACLES[version][0]
+    pack = _load(shared_dir / "schemes" / version)
+    oracle = module.load(shared_dir / "schemes" / version, fall_through=True)
+    strict = module.load(shared_dir / "schemes" / version)
     cases = generate(pack, random.Random(seed))
     rows = [{"case_id": f"D{i:05d}", **c} for i, (_, c) in enumerate(cases)]
-    got = _group_sql(fresh_url, tmp_path, rows)
+    got = _group_sql(fresh_url, tmp_path, rows, version)
     disagreements, fall_throughs = [], 0
     for (form, c), row in zip(cases, rows, strict=True):
         args = (int(c["sex"]), int(c["age_years"]), _as_int(c["age_days"]), _as_int(c["birth_weight_g"]),
@@ -167,4 +190,4 @@ def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path
     assert disagreements == [], f"{len(disagreements)} of {len(cases)} disagree: {disagreements[:5]}"
     # the readings differ on few cases only (an MDC entered with no ADRG matching)
     assert fall_throughs < len(cases) * 0.05
-    print(f"{len(cases)} generated cases agree; {fall_throughs} depend on the fall-through reading")
+    print(f"{version}: {len(cases)} generated cases agree; {fall_throughs} depend on the fall-through reading")

@@ -3,6 +3,7 @@
     case {{ kind }} when 'pdx' then '主诊断 ' || {{ code }}
                     when 'ppx' then '主手术 ' || {{ code }}
                     when 'any_dx' then '诊断 ' || {{ code }}
+                    when 'sdx' then '其他诊断 ' || {{ code }}
                     when 'any_px' then '手术 ' || {{ code }}
                     when 'ppx_or' then '主手术为手术室手术'
                     else '无手术室手术' end

@@ -8,18 +8,19 @@
 #}
 
 {# The MDCs of the scheme version with an entry condition beside the list: [{mdc, by_or, sex, age_years_max,
-   min_regions}], in mdc_order. #}
+   min_regions, any_dx, without_list}], in mdc_order. #}
 {% macro mdc_entry_rules() %}
     {%- set rules = [] -%}
     {%- if execute -%}
         {%- set v = "'" ~ var('scheme_version') ~ "'" -%}
         {%- set table = run_query(
-            "select mdc, principal_px_or, sex, age_years_max, min_regions from " ~ source('grouping_ref', 'scheme_mdc')
+            "select mdc, principal_px_or, sex, age_years_max, min_regions, any_dx, without_list from "
+            ~ source('grouping_ref', 'scheme_mdc')
             ~ " where scheme_version = " ~ v ~ " and (principal_px_or or sex is not null or age_years_max is not null"
-            ~ " or min_regions is not null) order by mdc_order") -%}
+            ~ " or min_regions is not null or any_dx or without_list) order by mdc_order") -%}
         {%- for row in table.rows -%}
             {%- do rules.append({'mdc': row[0], 'by_or': row[1], 'sex': row[2], 'age_years_max': row[3],
-                                 'min_regions': row[4]}) -%}
+                                 'min_regions': row[4], 'any_dx': row[5], 'without_list': row[6]}) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(rules) }}
@@ -35,6 +36,52 @@
     {{ return(found[0] if found else none) }}
 {% endmacro %}
 
+{# The MDCs a case is listed for (',B,Z,'): those whose list holds the principal diagnosis (`principal_listed`, from
+   the 'mdc' code map), those entered when any diagnosis is on their list (any_dx, 2.0 MDCY: a few codes, tested
+   as an array overlap) and those without a list (without_list, 2.0 MDCP), which dx_mdcs_entered then keeps or
+   drops by their conditions. `dx` is the case's diagnosis array. #}
+{% macro mdc_listed(principal_listed, dx) -%}
+    {%- set ns = namespace(expr="coalesce(" ~ principal_listed ~ ", ',')") -%}
+    {%- for r in mdc_entry_rules() if r.any_dx or r.without_list -%}
+        {%- if r.without_list -%}
+            {%- set ns.expr = ns.expr ~ " || '" ~ r.mdc ~ ",'" -%}
+        {%- else -%}
+            {%- set codes = any_dx_mdc_codes(r.mdc) -%}
+            {%- set ns.expr = ns.expr ~ " || case when strpos(coalesce(" ~ principal_listed ~ ", ''), '," ~ r.mdc
+                ~ ",') = 0 and " ~ dx ~ " && array['" ~ codes | join("', '") ~ "']::text[] then '" ~ r.mdc
+                ~ ",' else '' end" -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ ns.expr }}
+{%- endmacro %}
+
+{# The list of an MDC entered by any diagnosis (compile time: a few dozen codes). #}
+{% macro any_dx_mdc_codes(mdc) %}
+    {%- set codes = [] -%}
+    {%- if execute -%}
+        {%- set table = run_query("select code from " ~ source('grouping_ref', 'scheme_mdc_dx')
+            ~ " where scheme_version = '" ~ var('scheme_version') ~ "' and mdc = '" ~ mdc ~ "' order by code") -%}
+        {%- for row in table.rows %}{% do codes.append(row[0] | replace("'", "''")) %}{% endfor -%}
+    {%- endif -%}
+    {{ return(codes or ['']) }}
+{% endmacro %}
+
+{# How the case entered MDC `mdc_expr` when not by a listed principal diagnosis or by its procedure: the text
+   for the trace, or null. #}
+{% macro mdc_entry_note(mdc_expr, case_alias) -%}
+    {%- set ns = namespace(parts=[]) -%}
+    {%- for r in mdc_entry_rules() if r.any_dx or r.without_list -%}
+        {%- if r.without_list -%}
+            {%- do ns.parts.append("when " ~ mdc_expr ~ " = '" ~ r.mdc ~ "' then 'MDC" ~ r.mdc ~ " 年龄 ' || "
+                ~ case_alias ~ ".age_days || ' 天（本 MDC 无主诊表，由各 ADRG 规则判断）'") -%}
+        {%- else -%}
+            {%- do ns.parts.append("when " ~ mdc_expr ~ " = '" ~ r.mdc ~ "' then 'MDC" ~ r.mdc
+                ~ " 主要诊断或其他诊断在主诊表'") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.parts %}case {{ ns.parts | join(' ') }} end{% else %}null::text{% endif -%}
+{%- endmacro %}
+
 {# dx_mdcs: the MDCs listing the principal diagnosis (`listed`, ',B,Z,'), less those whose condition the case
    fails. `case_alias` has sex and age_years; `regions` is the case's region list (text[]). #}
 {% macro dx_mdcs_entered(listed, case_alias, regions) -%}
@@ -46,7 +93,7 @@
         {%- if r.age_years_max is not none %}{% do conds.append(case_alias ~ ".age_years <= " ~ r.age_years_max) %}{% endif -%}
         {%- if r.min_regions is not none %}{% do conds.append("coalesce(cardinality(" ~ regions ~ "), 0) >= " ~ r.min_regions) %}{% endif -%}
         {#- replace() with an empty pattern leaves the text as it is -#}
-        {%- set ns.expr = "replace(" ~ ns.expr ~ ", case when coalesce(" ~ conds | join(" and ") ~ ", false) then '' else '," ~ r.mdc ~ ",' end, ',')" -%}
+        {%- if conds %}{% set ns.expr = "replace(" ~ ns.expr ~ ", case when coalesce(" ~ conds | join(" and ") ~ ", false) then '' else '," ~ r.mdc ~ ",' end, ',')" %}{% endif -%}
     {%- endfor -%}
     {{ ns.expr }}
 {%- endmacro %}
@@ -83,3 +130,14 @@
 {% macro entered_by_ppx_or(case_alias, k) -%}
     strpos({{ case_alias }}.dx_mdcs, {{ k }}.mdc_token) = 0
 {%- endmacro %}
+
+{# The scheme version lists its non-operating-room procedures (2.0 ss_invalid) instead of its operating-room ones:
+   every other procedure counts as OR, and the non-OR ones are dropped from a case before grouping. #}
+{% macro non_or_listed() %}
+    {%- set on = false -%}
+    {%- if execute -%}
+        {%- set on = run_query("select coalesce(bool_or(non_or_listed), false) from " ~ source('grouping_ref', 'scheme_version')
+                               ~ " where scheme_version = '" ~ var('scheme_version') ~ "'").columns[0].values()[0] -%}
+    {%- endif -%}
+    {{ return(on) }}
+{% endmacro %}

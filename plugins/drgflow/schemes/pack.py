@@ -1,4 +1,5 @@
-"""Structural parser for a grouping pack in the published text layout (see ../shared/schemes/README.md).
+"""Structural parser for a grouping pack in the published text layout (1.x; the JSON layout of 2.0 is
+schemes.pack_json) (see ../shared/schemes/README.md).
 
 It reads records, not lines: some records are wrapped onto one line and `~~` marks PDF page breaks,
 so codes are found with patterns. The meaning of each ADRG section title (principal diagnosis list,
@@ -56,6 +57,8 @@ class Adrg:
     name: str
     mdc: str
     sections: list[Section] = field(default_factory=list)
+    #: the rule as a JSON-layout pack states it (sections, formula, structured keys); None in the text layout
+    rule: dict | None = None
 
     @property
     def kind(self) -> str:
@@ -90,6 +93,13 @@ class Pack:
     cce: dict[int, list[str]]
     ss_valid: set[str]
     names: dict[str, str]
+    #: diagnoses that may not be the principal diagnosis (2.0 zd_invalid): such a case is ungroupable
+    dx_invalid: set[str] = field(default_factory=set)
+    #: procedures that do not count as operating-room procedures (2.0 ss_invalid), when the pack lists those
+    #: instead of the ones that do (ss_valid)
+    px_non_or: set[str] = field(default_factory=set)
+    #: the pack's own grouping switches (2.0 config.json "strategy")
+    strategy: dict = field(default_factory=dict)
 
 
 def _read(path: Path) -> list[str]:

@@ -6,6 +6,7 @@ conditions (cond_no). A condition is one of
   pdx      the principal diagnosis is in code list list_no
   ppx      the principal procedure (first procedure) is in code list list_no
   any_dx   some diagnosis is in code list list_no
+  sdx      some secondary (other) diagnosis is in code list list_no            (其他诊断, 2.0)
   any_px   some procedure is in code list list_no
   ppx_or   the principal procedure is an operating-room procedure (SS_VALID)   (全部手术)
   no_ppx_or  it is not (no surgery)                                            (且无手术)
@@ -26,7 +27,12 @@ from drgflow.errors import UserError
 from drgflow.schemes.pack import Adrg, Pack
 
 RULES_FILE = Path(__file__).with_name("entry_rules.yml")
-LIST_CONDS = ("pdx", "ppx", "any_dx", "any_px")
+LIST_CONDS = ("pdx", "ppx", "any_dx", "sdx", "any_px")
+#: JSON-layout section names (without their number) -> condition kind (drg-dip-reference §2.4: "主要" the first
+#: code only, "其他" the secondary codes only, otherwise any code)
+JSON_SECTION_KINDS = {"主要诊断": "pdx", "其他诊断": "sdx", "诊断": "any_dx",
+                      "主要手术或操作": "ppx", "手术或操作": "any_px"}
+_DX_KINDS = ("pdx", "sdx", "any_dx")
 _TABLE_LIST = re.compile(r"^手术(?:表)?\s*(\d+)：?$")
 
 
@@ -145,6 +151,113 @@ def compile_adrg(adrg: Adrg) -> Compiled:
     return out
 
 
+def _section_kind(adrg: str, name: str) -> str:
+    base = re.sub(r"\s*\d+$", "", name.strip())
+    if base not in JSON_SECTION_KINDS:
+        raise UserError(f"ADRG {adrg}: cannot read section name {name!r}; extend drgflow.schemes.rules")
+    return JSON_SECTION_KINDS[base]
+
+
+def _dnf(adrg: str, rpn: list) -> list[list[str]]:
+    """The postfix formula as alternatives (OR) of section names (AND): "&&" multiplies out, "||" joins."""
+    stack: list[list[list[str]]] = []
+    for item in rpn:
+        if isinstance(item, dict) and item.get("type") == "SECTION":
+            stack.append([[item["name"]]])
+            continue
+        if item not in ("&&", "||") or len(stack) < 2:
+            raise UserError(f"ADRG {adrg}: cannot read the formula's postfix item {item!r}")
+        right, left = stack.pop(), stack.pop()
+        stack.append(left + right if item == "||" else [a + b for a in left for b in right])
+    if len(stack) != 1:
+        raise UserError(f"ADRG {adrg}: the formula's postfix form does not reduce to one expression")
+    return [list(dict.fromkeys(alt)) for alt in stack[0]]
+
+
+def _procedure_codes(adrg: Adrg) -> list[str]:
+    """Every code of the ADRG's procedure sections (for a rule that refers to another ADRG's procedures)."""
+    rule = adrg.rule or {}
+    return [c for name, codes in (rule.get("sections") or {}).items()
+            if _section_kind(adrg.code, name) in ("ppx", "any_px") for c in codes]
+
+
+def compile_json_rule(adrg: Adrg, adrgs: dict[str, Adrg]) -> Compiled:
+    """Turn a JSON-layout rule (../shared/schemes/CHS-DRG-2.0/README.md) into conditions.
+
+    - a formula (`_logicRPN`): its alternatives, each a conjunction of its sections;
+    - requiredProcedureGroups: a procedure (any position) from every group;
+    - referencedADRGs: a procedure from each referenced ADRG's procedure lists when requiredReferencedADRGs
+      names them all ("同时包含 CB4 和 CB5 的手术或操作"), else a procedure from any of them (WJ1);
+    - anyProcedureRequired: an operating-room procedure (全部手术); zeroProceduresRequired: none (且无手术);
+    - sections without a formula: OR inside a category (diagnoses, procedures), AND between the categories
+      (drg-dip-reference §2.4).
+    """
+    rule = adrg.rule or {}
+    sections: dict[str, list[str]] = rule.get("sections") or {}
+    out = Compiled()
+    list_of: dict[str, int] = {}
+
+    def list_no(key: str, codes: list[str]) -> int:
+        if key not in list_of:
+            list_of[key] = len(out.lists) + 1
+            out.lists[list_of[key]] = list(dict.fromkeys(codes))
+        return list_of[key]
+
+    alternatives: list[list[tuple[str, int | None]]] = []
+    if rule.get("_logicRPN"):
+        for alt in _dnf(adrg.code, rule["_logicRPN"]):
+            missing = [n for n in alt if n not in sections]
+            if missing:
+                raise UserError(f"ADRG {adrg.code}: the formula names section(s) {missing} the rule does not have")
+            alternatives.append([(_section_kind(adrg.code, n), list_no(n, sections[n])) for n in alt])
+        out.text = str(rule.get("logic") or "").strip()
+    elif rule.get("requiredProcedureGroups"):
+        groups = rule["requiredProcedureGroups"]
+        alternatives.append([("any_px", list_no(f"group {i}", g)) for i, g in enumerate(groups, start=1)])
+        out.text = "同时包含以下手术或操作: " + " 和 ".join(f"表{i}" for i in range(1, len(groups) + 1))
+    elif rule.get("referencedADRGs"):
+        refs = list(rule["referencedADRGs"])
+        unknown = [r for r in refs if r not in adrgs]
+        if unknown:
+            raise UserError(f"ADRG {adrg.code}: refers to ADRG(s) {unknown} that the pack does not have")
+        if set(rule.get("requiredReferencedADRGs") or []) >= set(refs):
+            alternatives.append([("any_px", list_no(r, _procedure_codes(adrgs[r]))) for r in refs])
+            out.text = "同时包含 " + " 和 ".join(refs) + " 的手术或操作"
+        else:
+            codes = [c for r in refs for c in _procedure_codes(adrgs[r])]
+            alternatives.append([("any_px", list_no("+".join(refs), codes))])
+            out.text = "包含 " + " 或 ".join(refs) + " 的手术或操作"
+    elif rule.get("anyProcedureRequired"):
+        alternatives.append([("ppx_or", None)])
+        out.text = "全部手术"
+    elif rule.get("zeroProceduresRequired"):
+        alternatives.append([("no_ppx_or", None)])
+        out.text = "无手术"
+    elif sections:
+        by_category: dict[str, list[tuple[str, int]]] = {}
+        for name, codes in sections.items():
+            kind = _section_kind(adrg.code, name)
+            by_category.setdefault("dx" if kind in _DX_KINDS else "px", []).append((kind, list_no(name, codes)))
+        alternatives = [[]]
+        for options in by_category.values():
+            alternatives = [alt + [opt] for alt in alternatives for opt in options]
+        out.text = " + ".join(" 或 ".join(names) for names in
+                              ([n for n in sections if (_section_kind(adrg.code, n) in _DX_KINDS) == (cat == "dx")]
+                               for cat in by_category))
+    else:
+        raise UserError(f"ADRG {adrg.code} ({adrg.name}) has no rule: no sections, formula or structured key")
+    if adrg.kind == "surgical" and not any(k in ("ppx", "any_px", "ppx_or") for alt in alternatives for k, _ in alt):
+        # as in the text layout: a surgical ADRG defined by diagnoses only also needs an operating-room procedure
+        alternatives = [alt + [("ppx_or", None)] for alt in alternatives]
+        out.text += " 且存在手术室手术"
+    cond_no = 0
+    for alt_no, alt in enumerate(alternatives, start=1):
+        for kind, n in alt:
+            cond_no += 1
+            out.conds.append((alt_no, cond_no, kind, n))
+    return out
+
+
 def split_rule(drg: str, overrides: dict[str, str]) -> str:
     """CC condition of a DRG in its ADRG's split: mcc | mcc_or_cc | any (drg-dip-reference §2.5, binding).
 
@@ -172,7 +285,8 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
     for code, mdc in sorted(pack.mdcs.items()):
         entry = rules["mdc_entry"].get(code, {})
         mdc_rows.append((code, mdc.name, order[code], bool(entry.get("principal_px_or")),
-                         entry.get("age_years_max"), entry.get("sex"), entry.get("min_regions")))
+                         entry.get("age_years_max"), entry.get("sex"), entry.get("min_regions"),
+                         bool(entry.get("any_dx")), not mdc.principal_dx and not entry.get("principal_px_or")))
         seen: dict[str, str | None] = {}
         for s in mdc.sections:
             region = s.title.split("|")[0] if "|" in s.title else None
@@ -182,7 +296,7 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
         mdc_dx_rows += [(code, c, r) for c, r in seen.items()]
     adrg_rows, cond_rows, list_rows = [], [], []
     for code, adrg in sorted(pack.adrgs.items()):
-        comp = compile_adrg(adrg)
+        comp = compile_json_rule(adrg, pack.adrgs) if adrg.rule is not None else compile_adrg(adrg)
         if not comp.conds:
             raise UserError(f"ADRG {code} ({adrg.name}) has no rule in 4_ADRG_DETAIL.txt or ADRG/")
         extra = rules["adrg_extra"].get(code, {})
@@ -197,4 +311,6 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
     cce_rows = [(t, c) for t, codes in pack.cce.items() for c in codes]
     return {"mdc": mdc_rows, "mdc_dx": mdc_dx_rows, "adrg": adrg_rows, "adrg_cond": cond_rows,
             "adrg_code": list_rows, "drg": drg_rows, "cc": cc_rows, "cce": cce_rows,
-            "ss_valid": [(c,) for c in sorted(pack.ss_valid)]}
+            "ss_valid": [(c,) for c in sorted(pack.ss_valid)],
+            "dx_invalid": [(c,) for c in sorted(pack.dx_invalid)],
+            "px_non_or": [(c,) for c in sorted(pack.px_non_or)]}

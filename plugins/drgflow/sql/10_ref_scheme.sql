@@ -113,9 +113,31 @@ create table if not exists ref.scheme_ss_valid (
     primary key (scheme_version, code)
 );
 
+-- CHS-DRG 2.0 and later: diagnoses that may not be the principal diagnosis (zd_invalid; such a case is ungroupable)
+-- and the procedures that do not count as operating-room procedures (ss_invalid), when a pack lists those
+-- instead of the ones that do (scheme_version.non_or_listed).
+create table if not exists ref.scheme_dx_invalid (
+    scheme_version text not null references ref.scheme_version on delete cascade,
+    code           text not null,
+    primary key (scheme_version, code)
+);
+create table if not exists ref.scheme_px_non_or (
+    scheme_version text not null references ref.scheme_version on delete cascade,
+    code           text not null,
+    primary key (scheme_version, code)
+);
+-- non_or_listed: every procedure not in scheme_px_non_or is an operating-room procedure, and the non-OR ones are
+-- dropped from a case's procedures before grouping (the principal procedure is its first OR procedure)
+alter table ref.scheme_version add column if not exists non_or_listed boolean not null default false;
+-- any_dx: the MDC is entered when any diagnosis is on its list (2.0 MDCY); without_list: the MDC has no list and
+-- is entered on its conditions alone (2.0 MDCP: age), its ADRGs' rules decide
+alter table ref.scheme_mdc add column if not exists any_dx boolean not null default false;
+alter table ref.scheme_mdc add column if not exists without_list boolean not null default false;
+
 -- The code maps of a scheme version as jsonb objects, read by int_cases_codes_mapped.
 -- kind: 'dx' | 'px' (variant or scheme code -> code the grouper uses), 'dx_same' | 'px_same' (the codes the
--- map leaves as they are), 'or' (operating-room procedures, SS_VALID), 'mdc' (principal diagnosis -> the MDCs
+-- map leaves as they are), 'or' (operating-room procedures, SS_VALID), 'non_or' (procedures that are not, 2.0
+-- ss_invalid), 'dx_invalid' (diagnoses that may not be principal, 2.0 zd_invalid), 'mdc' (principal diagnosis -> the MDCs
 -- whose list holds it, as ',B,F,'), 'region' ('<MDC>:<code>' -> body region, for MDCs entered by regions: MDCZ).
 -- Codes the scheme itself lists are grouped as coded, never remapped (the pack has a few non-catalogue
 -- codes, e.g. P78.300x004 on the MDCP list, that the variant map sends elsewhere).
@@ -126,10 +148,12 @@ language sql stable parallel safe as $$
         union select code from ref.scheme_adrg_code where scheme_version = version
         union select code from ref.scheme_cc where scheme_version = version
         union select code from ref.scheme_cce where scheme_version = version
+        union select code from ref.scheme_dx_invalid where scheme_version = version
     ),
     scheme_px as (
         select code from ref.scheme_adrg_code where scheme_version = version
         union select code from ref.scheme_ss_valid where scheme_version = version
+        union select code from ref.scheme_px_non_or where scheme_version = version
     ),
     pairs as (
         select m.variant, m.code from ref.dx_variant_map as m
@@ -143,6 +167,10 @@ language sql stable parallel safe as $$
         select code, code from scheme_px where kind in ('px', 'px_same')
         union all
         select code, code from ref.scheme_ss_valid where kind = 'or' and scheme_version = version
+        union all
+        select code, code from ref.scheme_px_non_or where kind = 'non_or' and scheme_version = version
+        union all
+        select code, code from ref.scheme_dx_invalid where kind = 'dx_invalid' and scheme_version = version
     )
     select case kind
         when 'mdc' then (
@@ -155,7 +183,8 @@ language sql stable parallel safe as $$
             join ref.scheme_mdc as m on m.scheme_version = d.scheme_version and m.mdc = d.mdc
             where d.scheme_version = version and m.min_regions is not null and d.region is not null)
         else (
-            select coalesce(jsonb_object_agg(variant, case when kind like '%\_same' or kind = 'or' then 'true'::jsonb
+            select coalesce(jsonb_object_agg(variant, case when kind like '%\_same' or kind in ('or', 'non_or', 'dx_invalid')
+                                                           then 'true'::jsonb
                                                            else to_jsonb(code) end), '{}'::jsonb)
             from pairs
             where kind not like '%\_same' or variant = code)
@@ -173,7 +202,7 @@ create table if not exists ref.grouping_code_maps (
 -- the kinds of map build_grouping_code_map makes, each stored per scheme version
 create or replace function ref.grouping_code_map_kinds() returns text[]
 language sql immutable parallel safe as $$
-    select array['dx', 'dx_same', 'px', 'px_same', 'or', 'mdc', 'region']
+    select array['dx', 'dx_same', 'px', 'px_same', 'or', 'non_or', 'dx_invalid', 'mdc', 'region']
 $$;
 
 -- rebuilt by `drgflow scheme import` (its version) and `drgflow terminology import` (every version)
@@ -211,6 +240,14 @@ create or replace function ref.map_codes(codes text[], code_map jsonb) returns t
 language sql immutable parallel safe as $$
     select coalesce(array_agg(coalesce(code_map ->> u.code, u.code) order by u.pos), '{}')
     from unnest(codes) with ordinality as u (code, pos)
+$$;
+
+-- the codes that are not keys of code_map, in their order: a case's procedures without the non-OR ones (2.0)
+create or replace function ref.codes_not_in(codes text[], code_map jsonb) returns text[]
+language sql immutable parallel safe as $$
+    select coalesce(array_agg(u.code order by u.pos), '{}')
+    from unnest(codes) with ordinality as u (code, pos)
+    where not code_map ? u.code
 $$;
 
 -- the body regions (MDCZ) of a case's diagnoses on an MDC's region list, distinct and sorted, joined by the

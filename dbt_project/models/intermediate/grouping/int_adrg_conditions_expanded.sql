@@ -16,8 +16,8 @@ with cond as (
            -- the alternative's operating-room flags (全部手术 / 且无手术), carried to each of its list conditions
            bool_or(k.cond_kind = 'ppx_or') over (partition by k.adrg, k.alt_no) as alt_needs_ppx_or,
            bool_or(k.cond_kind = 'no_ppx_or') over (partition by k.adrg, k.alt_no) as alt_needs_no_ppx_or
-    from {{ source('grouping_ref', 'scheme_adrg_cond') }} as k
-    join {{ source('grouping_ref', 'scheme_adrg') }} as a
+    from {{ ref('stg_grouping_ref__scheme_adrg_cond') }} as k
+    join {{ ref('stg_grouping_ref__scheme_adrg') }} as a
       on a.scheme_version = k.scheme_version and a.adrg = k.adrg
     where k.scheme_version = {{ v }}
 )
@@ -28,5 +28,5 @@ select l.code, k.adrg, k.mdc, k.alt_no, k.cond_no, k.cond_kind, k.n_conds, k.con
        -- dx_mdcs, and the ADRG's age and birth-weight bounds
        ',' || k.mdc || ',' as mdc_token, k.age_days_min, k.age_days_max, k.weight_min, k.weight_max
 from cond as k
-left join {{ source('grouping_ref', 'scheme_adrg_code') }} as l
+left join {{ ref('stg_grouping_ref__scheme_adrg_code') }} as l
   on l.scheme_version = {{ v }} and l.adrg = k.adrg and l.list_no = k.list_no

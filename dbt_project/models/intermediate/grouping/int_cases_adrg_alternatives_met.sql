@@ -10,12 +10,13 @@
 -- unlogged: rebuilt from staging on every run, so it needs no WAL (crash-safe data is in marts)
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }}"]) }}
 
+-- depends_on: {{ ref('stg_grouping_ref__scheme_adrg_cond') }}
 {#- the most conditions an alternative of this scheme has: one code column per condition slot -#}
 {% set v = "'" ~ var('scheme_version') ~ "'" %}
 {% set max_slots = 4 %}
 {% if execute %}
     {% set max_slots = run_query(
-        "select coalesce(max(n), 1) from (select count(*) as n from " ~ source('grouping_ref', 'scheme_adrg_cond')
+        "select coalesce(max(n), 1) from (select count(*) as n from " ~ ref('stg_grouping_ref__scheme_adrg_cond')
         ~ " where scheme_version = " ~ v ~ " group by adrg, alt_no) as per_alternative").columns[0].values()[0] | int %}
 {% endif %}
 
@@ -38,34 +39,8 @@ hits as not materialized (
     -- a list condition met, with the code that met it (an any-diagnosis or any-procedure list met by several
     -- codes gives a hit for each: the evidence takes the lowest). by_ppx_or: the MDC was entered by the
     -- operating-room principal procedure, not by the diagnosis.
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or,
-           c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
-    from cases as c
-    join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
-    where {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, c.ppx,
-           {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
-    where {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
-           {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.dx) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
-    where {{ entry_prefilter('c', 'cond', ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or, k.alt_needs_no_ppx_or, x.code,
-           {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.px) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
-    where cardinality(c.px) > 0 and {{ adrg_case_allowed('c', 'k') }}
+    {{ list_condition_hits('c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or,'
+                           ~ ' k.alt_needs_no_ppx_or', 'cond') }}
 ),
 
 slots_hit as (

@@ -37,30 +37,7 @@ hits as not materialized (
     -- code: what satisfied the condition (null for the operating-room flags). An any-diagnosis or
     -- any-procedure list met by several codes gives a hit for each: the winner's order takes the lowest.
     -- by_ppx_or: the case entered the MDC by its operating-room principal procedure, not by its diagnosis.
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
-    from cases as c
-    join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
-    where {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, c.ppx, {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
-    where {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.dx) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
-    where {{ entry_prefilter('c', 'cond', ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select c.case_key, k.adrg, k.mdc, k.cond_kind, x.code, {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.px) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
-    where cardinality(c.px) > 0 and {{ adrg_case_allowed('c', 'k') }}
+    {{ list_condition_hits('c.case_key, k.adrg, k.mdc, k.cond_kind', 'cond') }}
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
@@ -81,8 +58,8 @@ matched as not materialized (
 adrg as not materialized (
     select a.adrg, a.mdc, m.mdc_order, a.name, a.rule_text,
            case a.kind when 'surgical' then 1 when 'non_or' then 2 else 4 end as kind_rank
-    from {{ source('grouping_ref', 'scheme_adrg') }} as a
-    join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = a.scheme_version and m.mdc = a.mdc
+    from {{ ref('stg_grouping_ref__scheme_adrg') }} as a
+    join {{ ref('stg_grouping_ref__scheme_mdc') }} as m on m.scheme_version = a.scheme_version and m.mdc = a.mdc
     where a.scheme_version = {{ v }}
 ),
 
@@ -95,13 +72,14 @@ candidates as (
 
     union all
     -- xQY: the MDC's surgical and non-OR ADRGs failed but the case has an operating-room procedure; in every
-    -- MDC entered by diagnosis (MDCA, entered by its procedure, has no AQY)
+    -- MDC entered by diagnosis (MDCA, entered by its procedure, has no AQY; an MDC without a list, 2.0 MDCP,
+    -- hands the case on to the MDC of its principal diagnosis instead)
     select c.case_key, m.mdc || 'QY' as adrg, m.mdc, m.mdc_order, false as by_ppx_or, 3 as kind_rank,
            '歧义组' as name, '存在手术室手术' as rule_text, null as cond_kind, null as code, '手术室手术' as evidence
     from cases as c
     cross join lateral unnest(string_to_array(trim(both ',' from c.dx_mdcs), ',')) as e (mdc)
-    join {{ source('grouping_ref', 'scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc
-    where c.any_or and not m.principal_px_or
+    join {{ ref('stg_grouping_ref__scheme_mdc') }} as m on m.scheme_version = {{ v }} and m.mdc = e.mdc
+    where c.any_or and not m.principal_px_or and not m.without_list
 {%- endif %}
 ),
 

@@ -21,8 +21,8 @@ with secondary as (
            coalesce(k.excl_table = e.excl_table, false) as excluded
     from {{ ref('int_cases_codes_mapped') }} as c
     cross join lateral unnest(c.dx[2:]) with ordinality as x (code, pos)
-    join {{ source('grouping_ref', 'scheme_cc') }} as k on k.scheme_version = {{ v }} and k.code = x.code
-    left join {{ source('grouping_ref', 'scheme_cce') }} as e on e.scheme_version = {{ v }} and e.code = c.dx[1]
+    join {{ ref('stg_grouping_ref__scheme_cc') }} as k on k.scheme_version = {{ v }} and k.code = x.code
+    left join {{ ref('stg_grouping_ref__scheme_cce') }} as e on e.scheme_version = {{ v }} and e.code = c.dx[1]
     where c.check_reason is null and cardinality(c.dx) > 1
 )
 

@@ -24,6 +24,15 @@
          when ref.grouping_code_map('{kind}', {{ v }}) ?& c.{kind}_codes then 1 else 0 end
 {%- endset %}
 {% set px_mapped = "case when f.px_state = 2 then c.px_codes else ref.map_codes(c.px_codes, " ~ px_map ~ ") end" %}
+{#- 2.0 lists the procedures that are not operating-room procedures: they are dropped before grouping, so the
+    principal procedure is the first OR one (drg-dip-reference §2.3 step 0, docs/grouping.md) -#}
+{% set drop_non_or = non_or_listed() %}
+{% if drop_non_or %}
+    {% set px_grouped = "ref.codes_not_in(" ~ px_mapped ~ ", ref.grouping_code_map('non_or', " ~ v ~ "))" %}
+{% else %}
+    {% set px_grouped = px_mapped %}
+{% endif %}
+{% set dx_invalid = "ref.grouping_code_map('dx_invalid', " ~ v ~ ")" %}
 
 {% set region_rule = region_mdc() %}
 {% set mdc_map = "ref.grouping_code_map('mdc', " ~ v ~ ")" %}
@@ -43,10 +52,16 @@ select
     c.age_days,
     coalesce(c.birth_weight_g, 0)                     as birth_weight_g,
     case when f.dx_state = 2 then c.dx_codes else ref.map_codes(c.dx_codes, {{ dx_map }}) end as dx,
-    {{ px_mapped }}                                   as px,
+    {{ px_grouped }}                                  as px,
     -- ppx_or: the principal procedure is an operating-room procedure (SS_VALID); any_or: some procedure is
+{%- if drop_non_or %}
+    -- (every procedure left is one)
+    cardinality({{ px_grouped }}) > 0                 as ppx_or,
+    cardinality({{ px_grouped }}) > 0                 as any_or,
+{%- else %}
     coalesce({{ or_codes }} ? ({{ px_mapped }})[1], false) as ppx_or,
     {{ or_codes }} ?| ({{ px_mapped }})               as any_or,
+{%- endif %}
     case when f.dx_state = 0 then ref.unknown_codes(c.dx_codes, {{ dx_map }}) end as dx_unknown,
     case when f.px_state = 0 then ref.unknown_codes(c.px_codes, {{ px_map }}) end as px_unknown,
     -- the reference grouper's record check (信息校验): a case failing it is not grouped
@@ -63,6 +78,10 @@ select
             then '诊断不能转换为分组器支持的编码: ' || array_to_string(ref.unknown_codes(c.dx_codes, {{ dx_map }}), ',')
         when f.px_state = 0
             then '手术操作不能转换为分组器支持的编码: ' || array_to_string(ref.unknown_codes(c.px_codes, {{ px_map }}), ',')
+        -- 2.0 zd_invalid (drg-dip-reference §2.3 step 0; empty for 1.x)
+        when {{ dx_invalid }} ? (case when f.dx_state = 2 then c.dx_codes[1]
+                                      else {{ dx_map }} ->> c.dx_codes[1] end)
+            then '编码不规范：主要诊断无效 (not allowed as principal diagnosis): ' || c.dx_codes[1]
     end                                               as check_reason
 from {{ ref('stg_raw__cases') }} as c
 -- the two states, once per case: a function scan is evaluated once and runs in the parallel workers (a
@@ -74,7 +93,7 @@ cross join lateral unnest(array[{{ state.replace('{kind}', 'dx') }}], array[{{ s
 select m.*, e.dx_mdcs, r.body_regions
 from mapped as m
 -- each a function scan, so evaluated once per case (see the states above)
-cross join lateral unnest(array[coalesce({{ mdc_map }} ->> m.dx[1], '')]) as l (listed)
+cross join lateral unnest(array[{{ mdc_listed(mdc_map ~ ' ->> m.dx[1]', 'm.dx') }}]) as l (listed)
 cross join lateral unnest(array[
 {%- if region_rule %}
     case when strpos(l.listed, ',{{ region_rule.mdc }},') > 0

@@ -8,9 +8,9 @@
 
 with drg_choice as (
     select distinct on (a.adrg, lv.cc_level) a.adrg, lv.cc_level, d.drg, d.name
-    from (select distinct adrg from {{ source('grouping_ref', 'scheme_drg') }} where scheme_version = {{ v }}) as a
+    from (select distinct adrg from {{ ref('stg_grouping_ref__scheme_drg') }} where scheme_version = {{ v }}) as a
     cross join (values ('mcc'), ('cc'), ('none')) as lv (cc_level)
-    join {{ source('grouping_ref', 'scheme_drg') }} as d
+    join {{ ref('stg_grouping_ref__scheme_drg') }} as d
       on d.scheme_version = {{ v }} and d.adrg = a.adrg
      and (d.cc_rule = 'any'
           or (d.cc_rule = 'mcc' and lv.cc_level = 'mcc')

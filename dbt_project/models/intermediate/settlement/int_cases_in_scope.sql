@@ -6,21 +6,7 @@
 {%- set month = var('settlement_month') %}
 
 select
-    c.hospital_id,
-    c.case_id,
-    c.batch_id,
-    c.source_row,
-    c.region_code,
-    c.settle_year,
-    c.settle_period,
-    c.total_cost,
-    c.fund_paid,
-    c.personal_paid,
-    c.los_days,
-    c.discharge_way,
-{%- for fee in fee_columns() %}
-    c.{{ fee }},
-{%- endfor %}
+    {{- select_columns('c', case_key_columns() + case_settlement_columns() + ['discharge_way'] + fee_columns()) }}
     c.dx_codes[1] as principal_dx
 from {{ ref('stg_raw__cases') }} as c
 {%- if month %}

@@ -3,17 +3,9 @@
 {{ config(materialized='view') }}
 
 select
-    c.hospital_id,
-    c.case_id,
-    c.batch_id,
-    c.source_row,
-    c.region_code,
-    c.settle_year,
-    c.settle_period,
-    c.total_cost,
-    c.fund_paid,
-    c.personal_paid,
-    c.los_days
+{%- for col in case_key_columns() + case_settlement_columns() %}
+    c.{{ col }}{{ ',' if not loop.last }}
+{%- endfor %}
 from {{ ref('int_cases_in_scope') }} as c
 cross join {{ ref('int_parameters_resolved') }} as p
 where c.settle_year = p.settlement_year

@@ -13,11 +13,7 @@ categories as (
     select k.category, k.priority, k.match_type,
            upper(replace(btrim(k.code_from), '.', '')) as code_from,
            upper(replace(btrim(k.code_to), '.', ''))   as code_to
-    from {{ ref('policy_bed_day_categories') }} as k
-    where k.effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_bed_day_categories') }} as pol
-        where pol.effective_from_year <= (select p.settlement_year from p)
-    )
+    from {{ policy_in_force('policy_bed_day_categories', '(select p.settlement_year from p)') }} as k
 ),
 
 cases as (

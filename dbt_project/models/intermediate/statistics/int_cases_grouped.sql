@@ -17,14 +17,8 @@ select
     h.level,
     g.drg,
     g.group_status,
-    c.total_cost,
-    c.fund_paid,
-    c.personal_paid,
-    c.los_days,
-    c.discharge_way,
-{%- for fee in fee_columns() %}
-    c.{{ fee }},
-{%- endfor %}
+    {{- select_columns('c', ['total_cost', 'fund_paid', 'personal_paid', 'los_days', 'discharge_way']
+                          + fee_columns()) }}
     c.principal_dx
 from {{ ref('int_cases_in_scope') }} as c
 cross join {{ ref('int_parameters_resolved') }} as p

@@ -9,52 +9,32 @@
 
 with params as (
     select *
-    from {{ ref('policy_parameters') }}
-    where effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_parameters') }} as pol
-        where pol.effective_from_year <= {{ year_sql }}
-    )
+    from {{ policy_in_force('policy_parameters', year_sql) }} as pol
 ),
 
 tiers as (
     select coalesce(jsonb_agg(jsonb_build_object('bp_upper', bp_upper, 'multiple', multiple)
                               order by bp_upper nulls last), '[]'::jsonb) as j
-    from {{ ref('policy_high_ratio_tiers') }}
-    where effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_high_ratio_tiers') }} as pol
-        where pol.effective_from_year <= {{ year_sql }}
-    )
+    from {{ policy_in_force('policy_high_ratio_tiers', year_sql) }} as pol
 ),
 
 bands as (
     select coalesce(jsonb_agg(jsonb_build_object('score_min', score_min, 'coef', coef)
                               order by score_min desc nulls last), '[]'::jsonb) as j
-    from {{ ref('policy_assessment_bands') }}
-    where effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_assessment_bands') }} as pol
-        where pol.effective_from_year <= {{ year_sql }}
-    )
+    from {{ policy_in_force('policy_assessment_bands', year_sql) }} as pol
 ),
 
 bed_days as (
     select coalesce(jsonb_agg(jsonb_build_object('category', category, 'priority', priority, 'match_type', match_type,
                                                  'code_from', code_from, 'code_to', code_to)
                               order by priority, category), '[]'::jsonb) as j
-    from {{ ref('policy_bed_day_categories') }}
-    where effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_bed_day_categories') }} as pol
-        where pol.effective_from_year <= {{ year_sql }}
-    )
+    from {{ policy_in_force('policy_bed_day_categories', year_sql) }} as pol
 ),
 
 per_diem as (
     select coalesce(jsonb_agg(jsonb_build_object('category', category, 'level', level, 'per_diem', per_diem)
                               order by category, level), '[]'::jsonb) as j
-    from {{ ref('policy_per_diem_standards') }}
-    where effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_per_diem_standards') }} as pol
-        where pol.effective_from_year <= {{ year_sql }}
-    )
+    from {{ policy_in_force('policy_per_diem_standards', year_sql) }} as pol
 ),
 
 resolved as (

@@ -28,11 +28,7 @@ a_all as (
 
 tiers as (
     select t.bp_upper, t.multiple
-    from {{ ref('policy_high_ratio_tiers') }} as t
-    where t.effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_high_ratio_tiers') }} as pol
-        where pol.effective_from_year <= (select p.settlement_year from p)
-    )
+    from {{ policy_in_force('policy_high_ratio_tiers', '(select p.settlement_year from p)') }} as t
 ),
 
 points as (

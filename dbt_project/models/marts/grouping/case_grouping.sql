@@ -41,6 +41,8 @@ select
     concat_ws(' | ',
         -- the MDC entry, written here (not by the ADRG step) because the codes it names are in this row
         case when d.by_ppx_or then 'MDC' || d.mdc || ' 主手术 ' || c.px[1] || ' 为手术室手术'
+             when d.case_key is not null and {{ mdc_entry_note('d.mdc', 'c') }} is not null
+                 then {{ mdc_entry_note('d.mdc', 'c') }}
              when d.case_key is not null then 'MDC' || d.mdc || ' 主诊断 ' || c.dx[1] || ' 在主诊表'
 {%- if region_rule %}
                  || case when d.mdc = '{{ region_rule.mdc }}'

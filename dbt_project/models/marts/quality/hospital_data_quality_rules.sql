@@ -8,7 +8,7 @@ per_rule as (
     select r.hospital_id, r.period, q.rule, min(q.severity) as severity,
            count(*) as rows_failed,
            count(*) filter (where q.resolved_at is not null) as rows_resolved
-    from {{ source('audit', 'quarantine') }} as q
+    from {{ ref('stg_audit__quarantine') }} as q
     join case_rows as r on r.batch_id = q.batch_id and r.source_row = q.source_row
     group by r.hospital_id, r.period, q.rule
 ),

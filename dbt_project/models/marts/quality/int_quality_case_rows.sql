@@ -9,7 +9,7 @@ with flags as (
            bool_or(severity = 'reject') as rejected,
            bool_or(severity = 'warn') as warned,
            bool_and(resolved_at is not null) filter (where severity = 'reject') as reject_resolved
-    from {{ source('audit', 'quarantine') }}
+    from {{ ref('stg_audit__quarantine') }}
     group by batch_id, source_row
 )
 
@@ -23,7 +23,7 @@ select c.batch_id, c.source_row,
        coalesce(f.rejected, false)                                                 as rejected,
        coalesce(f.warned, false)                                                   as warned,
        coalesce(f.reject_resolved, false)                                          as reject_resolved
-from {{ source('raw', 'cases') }} as c
-join {{ source('audit', 'batches') }} as b
+from {{ ref('stg_raw__case_rows') }} as c
+join {{ ref('stg_audit__batches') }} as b
   on b.batch_id = c.batch_id and b.file_kind = 'cases' and b.status = 'validated'
 left join flags as f on f.batch_id = c.batch_id and f.source_row = c.source_row

@@ -40,11 +40,7 @@ decisions as (
 
 per_diem as (
     select s.category, s.level, s.per_diem
-    from {{ ref('policy_per_diem_standards') }} as s
-    where s.effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_per_diem_standards') }} as pol
-        where pol.effective_from_year <= (select p.settlement_year from p)
-    )
+    from {{ policy_in_force('policy_per_diem_standards', '(select p.settlement_year from p)') }} as s
 ),
 
 typed as (

@@ -18,7 +18,7 @@ with p as (
 ),
 
 closed_year as (
-    select 1 from {{ source('settlement_audit', 'periods') }}
+    select 1 from {{ ref('stg_settlement_audit__periods') }}
     where period = (select p.settlement_year::text from p) and status = 'closed'
 ),
 
@@ -68,11 +68,7 @@ prepaid as (
 
 bands as (
     select b.score_min, b.coef
-    from {{ ref('policy_assessment_bands') }} as b
-    where b.effective_from_year = (
-        select max(pol.effective_from_year) from {{ ref('policy_assessment_bands') }} as pol
-        where pol.effective_from_year <= (select p.settlement_year from p)
-    )
+    from {{ policy_in_force('policy_assessment_bands', '(select p.settlement_year from p)') }} as b
 ),
 
 scores as (
@@ -89,8 +85,8 @@ scores as (
 -- what the closed months recorded per case (audit.closed_period_cases) against the current case points
 closed_cases as (
     select cc.*
-    from {{ source('settlement_audit', 'closed_period_cases') }} as cc
-    join {{ source('settlement_audit', 'periods') }} as pe on pe.period = cc.period and pe.status = 'closed'
+    from {{ ref('stg_settlement_audit__closed_period_cases') }} as cc
+    join {{ ref('stg_settlement_audit__periods') }} as pe on pe.period = cc.period and pe.status = 'closed'
     where cc.period like (select p.settlement_year::text from p) || '-%'
 ),
 
@@ -102,7 +98,7 @@ adjustments as (
                             or rec.points <> now_.points)                       as adjusted_case_count,
            coalesce(sum(now_.points), 0) - coalesce(sum(rec.points), 0)          as adjustment_points
     from (select c.* from cases as c
-          where exists (select 1 from {{ source('settlement_audit', 'periods') }} as pe
+          where exists (select 1 from {{ ref('stg_settlement_audit__periods') }} as pe
                         where pe.period = c.period and pe.status = 'closed')) as now_
     full join closed_cases as rec
       on rec.hospital_id = now_.hospital_id and rec.case_id = now_.case_id

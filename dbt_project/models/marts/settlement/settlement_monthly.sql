@@ -28,7 +28,7 @@ cases as (
     where cp.settlement_year = p.settlement_year
       and cp.period = (select target.period from target)
       and not exists (
-          select 1 from {{ source('settlement_audit', 'periods') }} as cl
+          select 1 from {{ ref('stg_settlement_audit__periods') }} as cl
           where cl.period = cp.period and cl.status = 'closed'
       )
 ),

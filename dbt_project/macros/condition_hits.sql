@@ -1,0 +1,43 @@
+{# The list conditions a case satisfies, one row per (case, condition, code that met it): union branches over
+   `cases` (case_key, dx, px, pdx, ppx, dx_mdcs, ppx_or, age_days, birth_weight_g) and `list_cond` (rows of
+   int_adrg_conditions_expanded with a code). `columns` is the select list before the code and the entry flag
+   (aliases c for the case, k for the condition); `conditions` names the relation entry_prefilter reads.
+   One definition for the one-condition alternatives (int_cases_adrg_assigned) and the others
+   (int_cases_adrg_alternatives_met), so that both test a condition kind the same way:
+     pdx     principal diagnosis      ppx     principal procedure
+     any_dx  any diagnosis            sdx     a secondary diagnosis (其他诊断)
+     any_px  any procedure #}
+{% macro list_condition_hits(columns, conditions) -%}
+    select {{ columns }}, c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
+    from cases as c
+    join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
+    where {{ adrg_case_allowed('c', 'k') }}
+
+    union all
+    select {{ columns }}, c.ppx, {{ entered_by_ppx_or('c', 'k') }}
+    from cases as c
+    join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
+    where {{ adrg_case_allowed('c', 'k') }}
+
+    union all
+    select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
+    from cases as c
+    cross join lateral unnest(c.dx) as x (code)
+    join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
+    where {{ entry_prefilter('c', conditions, ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
+
+    union all
+    select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
+    from cases as c
+    cross join lateral unnest(c.dx[2:]) as x (code)
+    join list_cond as k on k.code = x.code and k.cond_kind = 'sdx'
+    where cardinality(c.dx) > 1 and {{ entry_prefilter('c', conditions, ['sdx']) }}
+      and {{ adrg_case_allowed('c', 'k') }}
+
+    union all
+    select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
+    from cases as c
+    cross join lateral unnest(c.px) as x (code)
+    join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
+    where cardinality(c.px) > 0 and {{ adrg_case_allowed('c', 'k') }}
+{%- endmacro %}
