@@ -6,6 +6,7 @@ from drgflow import config, db, runs
 from drgflow.errors import UserError
 from drgflow.schemes.importer import import_scheme, scheme_imported, scheme_path
 from drgflow.schemes.terminology import import_terminology
+from drgflow.schemes.years import assigned_scheme
 from drgflow.transform import run_dbt
 
 
@@ -51,3 +52,47 @@ def group_cases(url: str | None, scheme_version: str) -> dict[str, int]:
     counts = {"grouped": 0, "qy": 0, "ungroupable": 0}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+def scheme_for_year(year: int, url: str) -> str:
+    """The scheme version settlement year `year` groups with: the bureau's assignment (ref.scheme_years), else
+    the policy seed's scheme_version in force, else the environment's scheme (as int_parameters_resolved)."""
+    assigned = assigned_scheme(year, url)
+    if assigned:
+        return assigned
+    run_dbt(["seed", "--select", "policy_parameters"], url=url)
+    with db.connect(url) as conn:
+        row = conn.execute("select nullif(btrim(scheme_version), '') from ref.policy_parameters"
+                           " where effective_from_year <= %s order by effective_from_year desc limit 1",
+                           (year,)).fetchone()
+    return row[0] if row and row[0] else config.default_scheme_version()
+
+
+def transition(year: int, from_version: str | None = None, to_version: str | None = None,
+               url: str | None = None) -> dict:
+    """The transition report of settlement year `year` (双轨): group every case under both versions (default:
+    the versions of year-1 and of year), then build the transition marts. Returns the year's summary: cases
+    paired, cases whose DRG changed, and 入组率 and CMI under each version."""
+    url = url or db.database_url()
+    from_version = from_version or scheme_for_year(year - 1, url)
+    to_version = to_version or scheme_for_year(year, url)
+    if from_version == to_version:
+        raise UserError(f"year {year - 1} and {year} group with the same scheme ({to_version}); name the versions to "
+                        f"compare with --from and --to")
+    counts = {v: group_cases(url, v) for v in (from_version, to_version)}
+    run_dbt(["build", "--selector", runs.TRANSITION], url=url)
+    low, high = sorted((from_version, to_version))
+    with db.connect(url) as conn:
+        paired, changed = conn.execute(
+            "select coalesce(sum(cases), 0), coalesce(sum(cases) filter (where drg_changed), 0)"
+            " from marts.grouping_transition where year = %s and from_version = %s and to_version = %s",
+            (year, low, high)).fetchone()
+        per_version = conn.execute(
+            "select scheme_version, sum(cases), sum(grouped), round(sum(grouped)::numeric / nullif(sum(cases), 0), 4),"
+            " round(sum(cmi * grouped) / nullif(sum(grouped), 0), 4)"
+            " from marts.grouping_transition_hospitals where year = %s and from_version = %s and to_version = %s"
+            " group by 1 order by 1", (year, low, high)).fetchall()
+    return {"year": year, "from_version": low, "to_version": high, "cases": int(paired), "drg_changed": int(changed),
+            "grouping": counts,
+            "versions": {v: {"cases": int(n), "grouped": int(g), "grouping_rate": float(r or 0),
+                             "cmi": float(c or 0)} for v, n, g, r, c in per_version}}

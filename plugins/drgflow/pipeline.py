@@ -5,6 +5,7 @@ import sys
 
 from drgflow import config, db, generate, grouping, loader, runs, settlement, transform
 from drgflow.reports import build_reports
+from drgflow.schemes.years import assign_scheme, assigned_scheme
 
 DEMO_YEARS = [2021, 2022, 2023, 2024]
 
@@ -48,8 +49,19 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     with db.connect(url) as conn:
         out["cases_in_staging"] = conn.execute("select count(*) from staging.stg_raw__cases").fetchone()[0]
     year = DEMO_YEARS[-1]
-    _step(f"group with {version}")
-    out["grouping"] = grouping.group_cases(url, scheme_for_year(year, url))
+    previous = grouping.scheme_for_year(year - 1, url)
+    if version == "CHS-DRG-1.1" and config.official_scheme_dir("CHS-DRG-2.0") and not assigned_scheme(year, url):
+        # the national scheme in force since 2025: the demo's last year settles under it, history regrouped
+        _step(f"import CHS-DRG-2.0 and assign it to {year}")
+        grouping.ensure_reference(url, "CHS-DRG-2.0")
+        assign_scheme("CHS-DRG-2.0", year, url, note="drgflow demo: the last year settles under CHS-DRG 2.0")
+    scheme = grouping.scheme_for_year(year, url)
+    out["scheme"] = scheme
+    _step(f"group with {scheme}")
+    out["grouping"] = grouping.group_cases(url, scheme)
+    if previous != scheme:
+        _step(f"transition report {year}: {previous} → {scheme}")
+        out["transition"] = grouping.transition(year, previous, scheme, url)
     _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
     calibration = settlement.calibrate(year, url) if not _calibrated(url, year) else None
     for month in range(1, 13):
@@ -91,16 +103,6 @@ def _settlement_summary(url: str, year: int) -> list[str]:
             f"prepaid {pre:,.2f}, clearing {clr:,.2f}" for r, h, n, pv, pay, pre, clr in rows]
 
 
-def scheme_for_year(year: int, url: str) -> str:
-    """Scheme version configured for settlement year `year` (ref.policy_parameters), else the environment's."""
-    transform.run_dbt(["seed", "--select", "policy_parameters"], url=url)
-    with db.connect(url) as conn:
-        row = conn.execute("select nullif(btrim(scheme_version), '') from ref.policy_parameters"
-                           " where effective_from_year <= %s order by effective_from_year desc limit 1",
-                           (year,)).fetchone()
-    return row[0] if row and row[0] else config.default_scheme()[0]
-
-
 def run_period(year: int, month: int | None = None, url: str | None = None, reports: bool = True) -> dict:
     """Everything for one period, in order: group (with the year's scheme), calibrate if the year has no
     calibration yet, settle the month or the year, build the reports."""
@@ -108,7 +110,7 @@ def run_period(year: int, month: int | None = None, url: str | None = None, repo
     db.init_warehouse(url)
     period = f"{year:04d}-{month:02d}" if month else f"{year:04d}"
     _step(f"group all accepted cases ({period})")
-    scheme = scheme_for_year(year, url)
+    scheme = grouping.scheme_for_year(year, url)
     out: dict = {"period": period, "scheme": scheme, "grouping": grouping.group_cases(url, scheme)}
     _step(f"settle {period}")
     out["settlement"] = settlement.settle(year, month, url)
@@ -136,6 +138,11 @@ def format_demo(s: dict) -> str:
         f"  with warnings:       {s['cases_warned']:,}",
         f"  cases in staging:    {s['cases_in_staging']:,} (latest accepted version of each case)",
     ]
+    if "transition" in s:
+        t = s["transition"]
+        rates = ", ".join(f"{v} 入组率 {x['grouping_rate']:.2%} CMI {x['cmi']:.4f}" for v, x in t["versions"].items())
+        lines.append(f"  transition {t['year']}:     {t['cases']:,} cases under both versions, {t['drg_changed']:,} "
+                     f"changed DRG; {rates}")
     if "grouping" in s:
         g = s["grouping"]
         lines.append(f"  grouping:            {g.get('grouped', 0):,} grouped, {g.get('qy', 0):,} QY, "

@@ -21,6 +21,8 @@ SETTLEMENT_MONTHLY_FIGURES = "settlement_monthly_figures"
 SETTLEMENT_ANNUAL_FIGURES = "settlement_annual_figures"
 #: drgflow quality: the hospital data-quality marts
 QUALITY = "quality"
+#: drgflow transition: the transition report between two scheme versions
+TRANSITION = "transition"
 
 
 def settlement(month: int | None) -> str:

@@ -265,7 +265,8 @@ class Rule:
             parts.append(f"age_days {self.age_days_range[0]}..{self.age_days_range[1]} (from the name)")
         if self.weight_range:
             lo, hi = self.weight_range
-            parts.append(f"birth weight {lo if lo is not None else ''}..{hi if hi is not None else ''} g (from the name)")
+            low, high = lo if lo is not None else "", hi if hi is not None else ""
+            parts.append(f"birth weight {low}..{high} g (from the name)")
         return "; ".join(parts)
 
     # ------------------------------------------------------------ evaluation
@@ -298,7 +299,7 @@ class Rule:
             by_cat: dict[str, list[str]] = {}
             for name, s in self.sections.items():
                 by_cat.setdefault(s.category, []).append(name)
-            for cat, names in by_cat.items():
+            for names in by_cat.values():
                 cat_ok = any(hits[n] is not None for n in names)
                 ok = ok and cat_ok
             notes.append(", ".join(sec_note(n) for n in self.sections))
@@ -478,7 +479,7 @@ class Oracle:
             if ru.get("_logicCompileError"):
                 raise ValueError(f"{a}: pack says the logic did not compile: {ru['_logicCompileError']}")
             rule = Rule(adrg=a, name=x["name"],
-                        sections={n: _section(n, l) for n, l in ru.get("sections", {}).items()},
+                        sections={n: _section(n, codes) for n, codes in ru.get("sections", {}).items()},
                         logic=(ru.get("logic") or "").strip())
             if rule.logic:
                 rule.postfix = compile_logic(rule.logic, rule.sections)
@@ -637,7 +638,8 @@ class Oracle:
                 hit = p if p in self.mdc_dx["Y"] else None
             else:
                 hit = next((d for d in dx if d in self.mdc_dx["Y"]), None)
-            return hit is not None, f"MDCY: {'dx ' + hit + ' in the MDCY list' if hit else 'no dx in the MDCY list'}" + \
+            found = "dx " + hit + " in the MDCY list" if hit else "no dx in the MDCY list"
+            return hit is not None, f"MDCY: {found}" + \
                 f" (mdcyPrincipalDiagnosisOnly={self.mdcy_principal_only})"
         if letter == "Z":
             if p not in self.mdc_dx["Z"]:

@@ -95,6 +95,8 @@ def _period_task(kind: str, skip_if: str) -> Any:
     @task(task_id="period")
     def period(data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         p = tasks.period_of(kind, data_interval_start, data_interval_end)
+        # the year's grouping scheme (the bureau's assignment, else the policy seed's, else the environment's)
+        p["scheme_version"] = tasks.scheme_of_year(p["settlement_year"])
         if skip_if == "closed" and tasks.period_status(p["period"]) == "closed":
             raise AirflowSkipException(f"period {p['period']} is closed; its figures are final "
                                        f"(drgflow reopen --period {p['period']} --reason ... to recompute)")

@@ -121,6 +121,11 @@ def period_of(kind: str, data_interval_start: _dt.datetime, data_interval_end: _
             "data_interval_start": start.isoformat(), "data_interval_end": end.isoformat()}
 
 
+def scheme_of_year(year: int, url: str | None = None) -> str:
+    """The grouping scheme settlement year `year` uses (drgflow.grouping.scheme_for_year)."""
+    return grouping.scheme_for_year(int(year), url or db.database_url())
+
+
 def period_status(period: str, url: str | None = None) -> str | None:
     """'open', 'closed' or None (never settled) from audit.periods."""
     with db.connect(url or db.database_url()) as conn:

@@ -1,4 +1,4 @@
-"""terminology import, scheme import/list, group."""
+"""terminology import, scheme import/list/assign, transition, group."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="terminology folder (default: DRGFLOW_SHARED/terminology, else the bundled sample)")
     p.set_defaults(func=cmd_terminology)
 
-    p = sub.add_parser("scheme", help="import a grouping scheme pack (text layout) as a version, or list versions")
+    p = sub.add_parser("scheme", help="import a grouping scheme pack (1.x text or 2.0 JSON layout) as a version, "
+                                      "list versions, assign a version to settlement years")
     ssub = p.add_subparsers(dest="scheme_action", metavar="ACTION", required=True)
     q = ssub.add_parser("import", help="parse, check and load a pack into ref.scheme_* as VERSION")
     q.add_argument("path", type=Path, help="pack folder (1_MDC.txt … 7_CCE.txt, SS_VALID.txt)")
@@ -23,8 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="version name, e.g. CHS-DRG-1.1 (needs a section in drgflow/schemes/entry_rules.yml)")
     q.add_argument("--force", action="store_true", help="reload even when the same files are imported")
     q.set_defaults(func=cmd_scheme_import)
-    q = ssub.add_parser("list", help="imported scheme versions")
+    q = ssub.add_parser("list", help="imported scheme versions and the years assigned to each")
     q.set_defaults(func=cmd_scheme_list)
+    q = ssub.add_parser("assign", help="settle (and regroup history of) years from --from-year on with VERSION")
+    q.add_argument("scheme_version", metavar="VERSION", help="an imported version, e.g. CHS-DRG-2.0")
+    q.add_argument("--from-year", type=int, required=True, help="first settlement year that uses VERSION")
+    q.add_argument("--note", default=None, help="why (kept with the assignment)")
+    q.set_defaults(func=cmd_scheme_assign)
+
+    p = sub.add_parser("transition", help="transition report between two scheme versions for a settlement year "
+                                          "(marts.grouping_transition*)")
+    p.add_argument("--year", type=int, required=True, help="settlement year whose cases are compared")
+    p.add_argument("--from", dest="from_version", default=None,
+                   help="first version (default: the scheme of the year before)")
+    p.add_argument("--to", dest="to_version", default=None, help="second version (default: the year's scheme)")
+    p.set_defaults(func=cmd_transition)
 
     p = sub.add_parser("group", help="group all accepted cases with a scheme version (marts.case_grouping)")
     p.add_argument("--scheme", default=None, help="scheme version (default: DRGFLOW_SCHEME, else CHS-DRG-1.1 "
@@ -66,6 +80,16 @@ def cmd_scheme_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scheme_assign(args: argparse.Namespace) -> int:
+    """drgflow scheme assign: years from --from-year on group and settle with VERSION."""
+    from drgflow.schemes.years import assign_scheme  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
+
+    assign_scheme(args.scheme_version, args.from_year, note=args.note)
+    print(f"settlement years from {args.from_year} on group with {args.scheme_version} (history regrouped with it "
+          f"at the next run of such a year)")
+    return 0
+
+
 def cmd_scheme_list(args: argparse.Namespace) -> int:
     """drgflow scheme list: print the imported scheme versions."""
     url = db.database_url()
@@ -77,6 +101,10 @@ def cmd_scheme_list(args: argparse.Namespace) -> int:
         print("no scheme imported yet (drgflow scheme import PATH --version NAME)")
     for v, m, a, d, qy, src, at in rows:
         print(f"{v}: {m} MDC, {a} ADRG, {d} DRG, QY {'on' if qy else 'off'}, from {src} at {at:%Y-%m-%d %H:%M}")
+    from drgflow.schemes.years import assignments  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
+
+    for year, version, note in assignments(url):
+        print(f"settlement years from {year}: {version}" + (f" ({note})" if note else ""))
     return 0
 
 
@@ -89,4 +117,18 @@ def cmd_group(args: argparse.Namespace) -> int:
     total = sum(counts.values())
     parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("grouped", "qy", "ungroupable"))
     print(f"{version}: {total} cases grouped into marts.case_grouping: {parts}")
+    return 0
+
+
+def cmd_transition(args: argparse.Namespace) -> int:
+    """drgflow transition: group the cases under both versions and build the transition marts."""
+    from drgflow.grouping import transition  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
+
+    r = transition(args.year, args.from_version, args.to_version)
+    print(f"{args.year}: {r['cases']:,} cases grouped under {r['from_version']} and {r['to_version']}; "
+          f"{r['drg_changed']:,} changed DRG ({r['drg_changed'] / max(r['cases'], 1):.1%})")
+    for v, x in r["versions"].items():
+        print(f"  {v}: 入组率 {x['grouping_rate']:.2%}, CMI {x['cmi']:.4f}")
+    print("marts: grouping_transition (migration matrix), grouping_transition_cases (changed cases with both "
+          "traces), grouping_transition_hospitals (入组率 and CMI per hospital)")
     return 0

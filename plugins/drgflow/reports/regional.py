@@ -349,6 +349,64 @@ def _indices_section(conn: psycopg.Connection, scheme: str | None, year: int) ->
     return out + html.table(cols, hi)
 
 
+def transition(conn: psycopg.Connection, year: int, scheme: str | None) -> dict[str, Any] | None:
+    """The year's transition report against the year's scheme (marts.grouping_transition*), or None when
+    `drgflow transition` has not built it: the version pair, per-version 入组率 and CMI per hospital, the largest
+    flows between groups and the count of changed cases by kind of change."""
+    if conn.execute("select to_regclass('marts.grouping_transition_hospitals') is null").fetchone()[0]:
+        return None
+    pair = conn.execute("select from_version, to_version from marts.grouping_transition where year = %s"
+                        " and %s in (from_version, to_version) group by 1, 2 order by 1, 2 limit 1",
+                        (year, scheme)).fetchone()
+    if pair is None:
+        return None
+    args = (year, *pair)
+    hospitals = [dict(zip(("hospital_id", "scheme_version", "cases", "grouping_rate", "cmi"), r, strict=True))
+                 for r in conn.execute("select hospital_id, scheme_version, cases, grouping_rate, cmi"
+                                       " from marts.grouping_transition_hospitals where year = %s"
+                                       " and from_version = %s and to_version = %s order by 1, 2", args)]
+    flows = [dict(zip(("from_drg", "to_drg", "cases"), r, strict=True))
+             for r in conn.execute("select from_drg, to_drg, cases from marts.grouping_transition where year = %s"
+                                   " and from_version = %s and to_version = %s and drg_changed"
+                                   " order by cases desc, from_drg, to_drg limit 20", args)]
+    kinds = dict(conn.execute("select change, count(*) from marts.grouping_transition_cases where year = %s"
+                              " and from_version = %s and to_version = %s group by 1", args).fetchall())
+    total = conn.execute("select coalesce(sum(cases), 0) from marts.grouping_transition where year = %s"
+                         " and from_version = %s and to_version = %s", args).fetchone()[0]
+    return {"from": pair[0], "to": pair[1], "hospitals": hospitals, "flows": flows, "kinds": kinds,
+            "cases": total}
+
+
+def _transition_section(conn: psycopg.Connection, year: int, scheme: str | None) -> str:
+    t = transition(conn, year, scheme)
+    if t is None:
+        return ("<p>尚未生成新旧版本对照。 No transition report for this year: "
+                "<code>drgflow transition --year YEAR</code> builds it.</p>")
+    a, b = t["from"], t["to"]
+    by_hospital: dict[str, dict] = {}
+    for r in t["hospitals"]:
+        row = by_hospital.setdefault(r["hospital_id"], {"hospital_id": r["hospital_id"], "cases": r["cases"]})
+        side = "a" if r["scheme_version"] == a else "b"
+        row[f"rate_{side}"], row[f"cmi_{side}"] = r["grouping_rate"], r["cmi"]
+    rows = list(by_hospital.values())
+    changed = sum(t["kinds"].values())
+    out = (f"<p>{year} 年 {t['cases']:,} 例分别按 {html.escape(a)} 与 {html.escape(b)} 分组, {changed:,} 例 DRG 改变"
+           f" (MDC {t['kinds'].get('mdc', 0):,}, ADRG {t['kinds'].get('adrg', 0):,}, 细分组 split "
+           f"{t['kinds'].get('split', 0):,}, 入组状态 status {t['kinds'].get('status', 0):,})。 "
+           f"{t['cases']:,} cases of {year} grouped under both versions; {changed:,} changed DRG. "
+           "Each changed case with the rule trace of both versions is in marts.grouping_transition_cases.</p>")
+    cols = [("医院 hospital", "hospital_id", {}), ("病例数 cases", "cases", {}),
+            (f"入组率 {a}", "rate_a", _pct(2)), (f"入组率 {b}", "rate_b", _pct(2)),
+            (f"CMI {a}", "cmi_a", {"places": 4}), (f"CMI {b}", "cmi_b", {"places": 4})]
+    out += html.table(cols, rows)
+    if t["flows"]:
+        out += "<p>最大的病组迁移 Largest flows between groups:</p>" + html.table(
+            [(f"{a} DRG", "from_drg", {}), (f"{b} DRG", "to_drg", {}), ("病例数 cases", "cases", {})], t["flows"])
+    return out + ("<p>CMI 为描述性指标: 各 DRG 权重取本年同一批病例在该版本下的例均费用 / 全部入组病例例均费用。 "
+                  "CMI here is descriptive: each DRG's weight is its mean cost over the mean cost of all grouped "
+                  "cases of the year under that version.</p>")
+
+
 def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path:
     """Write regional_<period>.html into out_dir and return its path."""
     year, month = parse_period(period)
@@ -365,6 +423,7 @@ def build_regional(conn: psycopg.Connection, period: str, out_dir: Path) -> Path
         ("quality", "6. 分组质量 Grouping quality (入组率, RIV, CV)", _quality_section(conn, scheme, year)),
         ("indices", f"7. 医院 CMI 与效率指数 CMI and efficiency indices ({year})",
          _indices_section(conn, scheme, year)),
+        ("transition", f"8. 分组版本过渡 Scheme transition ({year})", _transition_section(conn, year, scheme)),
     ]
     nav = ("<nav><a href=\"../index.html\">← 报告目录 index</a>"
            + "".join(f"<a href=\"#{k}\">{html.escape(t.split(' ', 1)[1].split(' ')[0])}</a>" for k, t, _ in sections)

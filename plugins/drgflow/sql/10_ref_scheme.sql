@@ -134,6 +134,17 @@ alter table ref.scheme_version add column if not exists non_or_listed boolean no
 alter table ref.scheme_mdc add column if not exists any_dx boolean not null default false;
 alter table ref.scheme_mdc add column if not exists without_list boolean not null default false;
 
+-- The grouping scheme each settlement year uses, as the bureau assigns it (`drgflow scheme assign VERSION
+-- --from-year Y`): the row with the greatest effective_from_year <= Y is in force; it overrides the policy seed's
+-- scheme_version. No foreign key to scheme_version: re-importing a version replaces that row.
+create table if not exists ref.scheme_years (
+    effective_from_year integer primary key check (effective_from_year between 1900 and 2999),
+    scheme_version      text not null,
+    assigned_at         timestamptz not null default now(),
+    assigned_by         text not null default current_user,
+    note                text
+);
+
 -- The code maps of a scheme version as jsonb objects, read by int_cases_codes_mapped.
 -- kind: 'dx' | 'px' (variant or scheme code -> code the grouper uses), 'dx_same' | 'px_same' (the codes the
 -- map leaves as they are), 'or' (operating-room procedures, SS_VALID), 'non_or' (procedures that are not, 2.0

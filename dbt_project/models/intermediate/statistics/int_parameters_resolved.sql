@@ -41,8 +41,12 @@ resolved as (
     select
         {{ year_sql }}::integer                                             as settlement_year,
         p.effective_from_year,
-        -- per-year row first, then the environment's scheme (drgflow passes it), then the spec default
-        coalesce(nullif(btrim(p.scheme_version), ''),
+        -- the bureau's assignment for the year (drgflow scheme assign), then the policy row's, then the
+        -- environment's scheme (drgflow passes it), then the spec default
+        coalesce((select sy.scheme_version from {{ ref('stg_grouping_ref__scheme_years') }} as sy
+                  where sy.effective_from_year <= {{ year_sql }}
+                  order by sy.effective_from_year desc limit 1),
+                 nullif(btrim(p.scheme_version), ''),
                  {{ ("'" ~ (env_scheme | replace("'", "''")) ~ "'") if env_scheme else 'null' }},
                  'CHS-DRG-1.1')                                             as scheme_version,
         p.base_years,
