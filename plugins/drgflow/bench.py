@@ -78,6 +78,9 @@ print(grouping.group_cases("{url}", "{scheme}"))
 """,
 }
 
+#: grouped too, when its pack is on this machine
+SCHEME_2 = "CHS-DRG-2.0"
+
 SETTLEMENT_STAGES = {
     "load + validate 4 years": """
 from drgflow import loader
@@ -138,6 +141,13 @@ def _load_scenario(n: int, work: Path, env: dict[str, str], version: str) -> lis
         rows.append({"cases": n_rows, "stage": stage, "seconds": secs, "rss_mb": rss, "rate": n_rows / secs,
                      "ratio": secs / baseline})
         print(f"[{n_rows}] {stage}: {secs:.1f}s ({secs / baseline:.2f}x baseline)", flush=True)
+    if version != SCHEME_2 and config.official_scheme_dir(SCHEME_2):
+        # the national scheme in force since 2025, on the same cases (issue 19: ≥ 50,000 cases/s)
+        _import_reference(url, SCHEME_2, env)
+        secs, rss, out = _child(LOAD_STAGES["group (dbt grouping models)"].format(url=url, scheme=SCHEME_2), env)
+        rows.append({"cases": n_rows, "stage": f"group with {SCHEME_2}", "seconds": secs, "rss_mb": rss,
+                     "rate": n_rows / secs, "ratio": secs / baseline})
+        print(f"[{n_rows}] group with {SCHEME_2}: {secs:.1f}s ({secs / baseline:.2f}x baseline)", flush=True)
     rows.append({"cases": n_rows, "stage": f"(file size {file.stat().st_size / 1e6:.0f} MB)", "seconds": 0,
                  "rss_mb": 0, "rate": 0})
     return rows

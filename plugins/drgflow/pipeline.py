@@ -50,8 +50,10 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
         out["cases_in_staging"] = conn.execute("select count(*) from staging.stg_raw__cases").fetchone()[0]
     year = DEMO_YEARS[-1]
     previous = grouping.scheme_for_year(year - 1, url)
-    if version == "CHS-DRG-1.1" and config.official_scheme_dir("CHS-DRG-2.0") and not assigned_scheme(year, url):
+    if (config.env("DRGFLOW_SCHEME") is None and version == "CHS-DRG-1.1" and config.official_scheme_dir("CHS-DRG-2.0")
+            and not assigned_scheme(year, url)):
         # the national scheme in force since 2025: the demo's last year settles under it, history regrouped
+        # (DRGFLOW_SCHEME set pins every year to that scheme instead)
         _step(f"import CHS-DRG-2.0 and assign it to {year}")
         grouping.ensure_reference(url, "CHS-DRG-2.0")
         assign_scheme("CHS-DRG-2.0", year, url, note="drgflow demo: the last year settles under CHS-DRG 2.0")

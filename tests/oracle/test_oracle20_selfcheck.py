@@ -7,37 +7,24 @@
   checked on its own below.  Any future public file whose name says 2.0 (``*chs*20*`` / ``*2.0*``) with the
   OpenDRG layout is picked up automatically.
 
-The scheme pack is read from $DRGFLOW_SHARED/schemes/CHS-DRG-2.0 (default DRGFLOW_SHARED=/work/shared);
+The scheme pack is read from $DRGFLOW_SHARED/schemes/CHS-DRG-2.0 (default: ../shared beside the repository);
 the tests are skipped when it is absent.  Nothing from the ``drgflow`` package is imported.
 """
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import os
-import pathlib
-import sys
 import time
 
 import pytest
 
-HERE = pathlib.Path(__file__).resolve().parent
-SHARED = pathlib.Path(os.environ.get("DRGFLOW_SHARED") or "/work/shared")
+from oracle.selfcheck_support import HERE, SHARED, case_args, codes, handmade_rows, import_oracle, int_or_none
+
 SCHEME_DIR = SHARED / "schemes" / "CHS-DRG-2.0"
 TESTDATA = SHARED / "testdata"
 HANDMADE = HERE / "handmade_chs20.csv"
 
-
-def _import_oracle():
-    spec = importlib.util.spec_from_file_location("chs_drg20_oracle", HERE / "chs_drg20.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-chs_drg20 = _import_oracle()
+chs_drg20 = import_oracle("chs_drg20.py")
 
 needs_pack = pytest.mark.skipif(not SCHEME_DIR.is_dir(), reason=f"scheme pack not found: {SCHEME_DIR}")
 
@@ -49,26 +36,8 @@ def oracle():
     return chs_drg20.load(SCHEME_DIR)
 
 
-def _int_or_none(s: str):
-    s = (s or "").strip()
-    return int(s) if s else None
-
-
-def _codes(s: str) -> list[str]:
-    return [c.strip() for c in (s or "").split("|") if c.strip()]
-
-
-def _handmade_rows():
-    with HANDMADE.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-HANDMADE_ROWS = _handmade_rows()
-
-
-def _args(row):
-    return (int(row["sex"]), int(row["age_years"]), _int_or_none(row["age_days"]),
-            _int_or_none(row["birth_weight_g"]), _codes(row["dx_codes"]), _codes(row["px_codes"]))
+HANDMADE_ROWS = handmade_rows("handmade_chs20.csv")
+_int_or_none, _codes, _args = int_or_none, codes, case_args
 
 
 def test_no_drgflow_import():

@@ -4,36 +4,22 @@
 * every labelled case of the public OpenDRG sample (/work/shared/testdata/opendrg_30_cases.txt)
   must be reproduced.
 
-The scheme pack is read from $DRGFLOW_SHARED/schemes/CHS-DRG-1.1 (default DRGFLOW_SHARED=/work/shared);
+The scheme pack is read from $DRGFLOW_SHARED/schemes/CHS-DRG-1.1 (default: ../shared beside the repository);
 the tests are skipped when it is absent.  Nothing from the ``drgflow`` package is imported.
 """
 from __future__ import annotations
 
 import csv
-import importlib.util
-import os
-import pathlib
-import sys
 
 import pytest
 
-HERE = pathlib.Path(__file__).resolve().parent
-# DRGFLOW_SHARED, else ../shared beside the repository (as drgflow itself reads it)
-SHARED = pathlib.Path(os.environ.get("DRGFLOW_SHARED") or HERE.parents[2] / "shared")
+from oracle.selfcheck_support import HERE, SHARED, case_args, codes, handmade_rows, import_oracle, int_or_none
+
 SCHEME_DIR = SHARED / "schemes" / "CHS-DRG-1.1"
 PUBLIC_CASES = SHARED / "testdata" / "opendrg_30_cases.txt"
 HANDMADE = HERE / "handmade_chs11.csv"
 
-
-def _import_oracle():
-    spec = importlib.util.spec_from_file_location("chs_drg11_oracle", HERE / "chs_drg11.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-chs_drg11 = _import_oracle()
+chs_drg11 = import_oracle("chs_drg11.py")
 
 needs_pack = pytest.mark.skipif(not SCHEME_DIR.is_dir(), reason=f"scheme pack not found: {SCHEME_DIR}")
 
@@ -45,21 +31,8 @@ def oracle():
     return chs_drg11.load(SCHEME_DIR)
 
 
-def _int_or_none(s: str):
-    s = (s or "").strip()
-    return int(s) if s else None
-
-
-def _codes(s: str) -> list[str]:
-    return [c.strip() for c in (s or "").split("|") if c.strip()]
-
-
-def _handmade_rows():
-    with HANDMADE.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-HANDMADE_ROWS = _handmade_rows()
+HANDMADE_ROWS = handmade_rows("handmade_chs11.csv")
+_int_or_none, _codes, _args = int_or_none, codes, case_args
 
 
 def test_no_drgflow_import():

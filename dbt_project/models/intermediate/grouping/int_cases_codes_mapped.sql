@@ -28,7 +28,10 @@
     principal procedure is the first OR one (drg-dip-reference §2.3 step 0, docs/grouping.md) -#}
 {% set drop_non_or = non_or_listed() %}
 {% if drop_non_or %}
-    {% set px_grouped = "ref.codes_not_in(" ~ px_mapped ~ ", ref.grouping_code_map('non_or', " ~ v ~ "))" %}
+    {#- the function only for the cases that have a non-OR procedure (one `?|` test for the others) -#}
+    {% set non_or = "ref.grouping_code_map('non_or', " ~ v ~ ")" %}
+    {% set px_grouped = "case when " ~ non_or ~ " ?| (" ~ px_mapped ~ ") then ref.codes_not_in(" ~ px_mapped ~ ", "
+                        ~ non_or ~ ") else " ~ px_mapped ~ " end" %}
 {% else %}
     {% set px_grouped = px_mapped %}
 {% endif %}
@@ -55,9 +58,9 @@ select
     {{ px_grouped }}                                  as px,
     -- ppx_or: the principal procedure is an operating-room procedure (SS_VALID); any_or: some procedure is
 {%- if drop_non_or %}
-    -- (every procedure left is one)
-    cardinality({{ px_grouped }}) > 0                 as ppx_or,
-    cardinality({{ px_grouped }}) > 0                 as any_or,
+    -- (every procedure left is one: some procedure is not on the non-OR list)
+    coalesce(cardinality({{ px_mapped }}) > 0 and not {{ non_or }} ?& ({{ px_mapped }}), false) as ppx_or,
+    coalesce(cardinality({{ px_mapped }}) > 0 and not {{ non_or }} ?& ({{ px_mapped }}), false) as any_or,
 {%- else %}
     coalesce({{ or_codes }} ? ({{ px_mapped }})[1], false) as ppx_or,
     {{ or_codes }} ?| ({{ px_mapped }})               as any_or,

@@ -34,19 +34,12 @@ cases as (
 ),
 
 regions as (
-    select c.region_code,
-           sum(c.points)        as region_points,
-           sum(c.personal_paid) as region_personal,
-           b.fund_budget,
-           b.usable_budget
-    from cases as c
-    left join {{ ref('int_region_budgets_resolved') }} as b on b.region_code = c.region_code
-    group by c.region_code, b.fund_budget, b.usable_budget
+    {{ region_totals('cases') }}
 ),
 
 point_values as (
     -- (U/12 + ΣP) / Σpoints written as one division
-    select r.*, (r.usable_budget + 12 * r.region_personal) / nullif(12 * r.region_points, 0) as point_value
+    select r.*, {{ point_value('r', 12) }} as point_value
     from regions as r
 ),
 
