@@ -116,7 +116,7 @@ def test_years_use_their_assigned_version_and_the_transition_report_pairs_both(f
     assert drgs["EX1"] == "HC23"  # the published 2.0 example
     matrix = query(fresh_url, "select sum(cases) from marts.grouping_transition where year = 2025")
     assert matrix == [(3,)]
-    changed = query(fresh_url, "select case_id, from_drg, to_drg, change, from_trace, to_trace "
+    changed = query(fresh_url, "select case_id, from_drg, to_drg, change_kind, from_trace, to_trace "
                                "from marts.grouping_transition_cases where year = 2025")
     assert result["drg_changed"] == len(changed)
     for _case, before, after, change, trace_before, trace_after in changed:

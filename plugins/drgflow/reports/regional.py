@@ -369,7 +369,7 @@ def transition(conn: psycopg.Connection, year: int, scheme: str | None) -> dict[
              for r in conn.execute("select from_drg, to_drg, cases from marts.grouping_transition where year = %s"
                                    " and from_version = %s and to_version = %s and drg_changed"
                                    " order by cases desc, from_drg, to_drg limit 20", args)]
-    kinds = dict(conn.execute("select change, count(*) from marts.grouping_transition_cases where year = %s"
+    kinds = dict(conn.execute("select change_kind, count(*) from marts.grouping_transition_cases where year = %s"
                               " and from_version = %s and to_version = %s group by 1", args).fetchall())
     total = conn.execute("select coalesce(sum(cases), 0) from marts.grouping_transition where year = %s"
                          " and from_version = %s and to_version = %s", args).fetchone()[0]

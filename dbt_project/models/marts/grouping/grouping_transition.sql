@@ -11,7 +11,7 @@ select
     p.to_drg,
     count(*)                                        as cases,
     sum(p.total_cost)                               as total_cost,
-    p.from_adrg is distinct from p.to_adrg          as adrg_changed,
-    p.from_drg is distinct from p.to_drg            as drg_changed
+    coalesce(p.from_adrg, '') <> coalesce(p.to_adrg, '') as adrg_changed,
+    p.from_drg <> p.to_drg                          as drg_changed
 from {{ ref('int_case_groups_paired') }} as p
 group by p.year, p.from_version, p.to_version, p.from_adrg, p.from_drg, p.to_adrg, p.to_drg

@@ -1,6 +1,6 @@
 -- Transition report, the cases whose DRG changed between two scheme versions (issue 19), with the rule trace
 -- of both groupings, so that a hospital can see why: one row per (year, from_version, to_version, hospital_id,
--- case_id). change: 'mdc' (another MDC), 'adrg' (same MDC, another ADRG), 'split' (same ADRG, another DRG),
+-- case_id). change_kind: 'mdc' (another MDC), 'adrg' (same MDC, another ADRG), 'split' (same ADRG, another DRG),
 -- 'status' (grouped <-> xQY / 0000).
 select
     p.year,
@@ -11,12 +11,12 @@ select
     p.from_drg,
     p.to_drg,
     case when p.from_status <> p.to_status then 'status'
-         when p.from_mdc is distinct from p.to_mdc then 'mdc'
-         when p.from_adrg is distinct from p.to_adrg then 'adrg'
-         else 'split' end                           as change,
+         when coalesce(p.from_mdc, '') <> coalesce(p.to_mdc, '') then 'mdc'
+         when coalesce(p.from_adrg, '') <> coalesce(p.to_adrg, '') then 'adrg'
+         else 'split' end                           as change_kind,
     p.from_cc_level,
     p.to_cc_level,
     p.from_trace,
     p.to_trace
 from {{ ref('int_case_groups_paired') }} as p
-where p.from_drg is distinct from p.to_drg
+where p.from_drg <> p.to_drg

@@ -5,12 +5,12 @@
 -- weighted from the same cases; the settlement's own CMI (hospital_performance) uses the calibrated base
 -- points of the settlement year's version.
 with sides as (
-    select p.year, p.from_version, p.to_version, p.hospital_id, p.from_version as scheme_version,
-           p.from_drg as drg, p.from_status as group_status, p.total_cost
+    -- each pair of groupings as two rows, one per version
+    select p.year, p.from_version, p.to_version, p.hospital_id, v.scheme_version, v.drg, v.group_status,
+           p.total_cost
     from {{ ref('int_case_groups_paired') }} as p
-    union all
-    select p.year, p.from_version, p.to_version, p.hospital_id, p.to_version, p.to_drg, p.to_status, p.total_cost
-    from {{ ref('int_case_groups_paired') }} as p
+    cross join lateral (values (p.from_version, p.from_drg, p.from_status),
+                               (p.to_version, p.to_drg, p.to_status)) as v (scheme_version, drg, group_status)
 ),
 
 weights as (
