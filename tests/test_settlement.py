@@ -261,7 +261,7 @@ def test_dbt_unit_tests_with_the_worked_examples_pass(city):
     """drg-dip-reference §4.7 (430/730/120/250/378 points, 1.075, PV 10.909, payable 40,545,454.55, prepayment
     2,938,736.84) and §6 (RIV 97.4 %, CEI 1.033, CMI 1.667), plus hand-made fallbacks (yml unit_tests)."""
     result = run_dbt(["test", "--select", *[f"test_type:unit,path:{p}" for p in UNIT_TEST_PATHS]],
-                     url=city["url"], vars=settlement._vars(YEAR, None))
+                     url=city["url"], vars=settlement.dbt_vars(YEAR, None))
     units = [r for r in result.results if str(r.node.resource_type).endswith("unit_test")]
     names = {r.node.name for r in units}
     assert {"case_points_worked_example_4_7_and_every_case_type", "grouping_quality_worked_example_riv",
@@ -279,11 +279,11 @@ def test_invariant_tests_catch_a_broken_prepayment(city):
     try:
         with pytest.raises(DbtError, match="assert_monthly_prepayments_match_point_value"):
             run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
-                    vars=settlement._vars(YEAR, 5))
+                    vars=settlement.dbt_vars(YEAR, 5))
     finally:
         settlement.settle(YEAR, 5, url=url)
     run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
-            vars=settlement._vars(YEAR, 5))
+            vars=settlement.dbt_vars(YEAR, 5))
 
 
 def test_a_monthly_run_cannot_build_the_annual_settlement(city):
@@ -293,7 +293,7 @@ def test_a_monthly_run_cannot_build_the_annual_settlement(city):
     before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year")
     with pytest.raises(DbtError, match="settlement_annual is built by the annual settlement"):
         run_dbt(["build", "--select", "settlement_annual", "--exclude-resource-type", "test", "unit_test"],
-                url=url, vars=settlement._vars(YEAR, 5))
+                url=url, vars=settlement.dbt_vars(YEAR, 5))
     assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year") \
         == before
 
@@ -399,7 +399,7 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
         for method in ("log_sd", "iqr", "none"):
             with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
-            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=settlement._vars(YEAR, None))
+            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=settlement.dbt_vars(YEAR, None))
             exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10},
                             budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",
