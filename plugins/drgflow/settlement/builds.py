@@ -1,6 +1,6 @@
 """What a calibration or settlement builds with dbt, in two steps (dbt_project/selectors.yml): the period's
 inputs (staging views, policy seeds, the period views), then, once drgflow.settlement.inputs has checked them,
-the figures and their tests. The period reaches the models as dbt vars."""
+the figures with the run's tests. The period reaches the models as dbt vars."""
 from __future__ import annotations
 
 from typing import Any
@@ -50,5 +50,6 @@ def inputs_ready(conn: psycopg.Connection, url: str, year: int, month: int | Non
 
 
 def build_figures(url: str, selector: str, year: int, month: int | None) -> None:
-    """The run's figures (a runs.*_FIGURES selector) and their tests."""
-    run_dbt(["build", "--selector", selector], url=url, vars=dbt_vars(year, month))
+    """The run's figures (a runs.*_FIGURES selector) and the tests the DAG's test task runs for the same run,
+    the period views' own included (assert_base_weights_match_base_years): runs.build_args picks them alike."""
+    run_dbt(runs.build_args(selector), url=url, vars=dbt_vars(year, month))
