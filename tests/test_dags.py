@@ -147,7 +147,7 @@ def test_a_scheme_named_but_not_on_this_machine_falls_back_to_its_name(airflow_e
     monkeypatch.setenv("DRGFLOW_SHARED", str(tmp_path / "no-shared"))
     monkeypatch.setenv("DRGFLOW_SCHEME", "CHS-DRG-9.9")
     assert config.default_scheme_version() == "CHS-DRG-9.9"
-    assert settlement._vars(2024, 3)["scheme_version"] == "CHS-DRG-9.9"
+    assert settlement.dbt_vars(2024, 3)["scheme_version"] == "CHS-DRG-9.9"
     start = dt.datetime(2024, 2, 29, 16, tzinfo=dt.timezone.utc)
     assert tasks.period_of("monthly", start, start + dt.timedelta(days=31))["scheme_version"] == "CHS-DRG-9.9"
     monkeypatch.delenv("DRGFLOW_SCHEME")

@@ -1,8 +1,8 @@
 """dbt_project/selectors.yml, the one list of what each run builds (issue 17 #3): every name drgflow.runs gives is
 a described selector; the command line's two steps of a calibration or settlement build exactly the models the
-DAG's task group builds; the DAGs' test task (`dbt test --selector NAME --indirect-selection cautious`) runs the
-tests that `--select` of the same models did. dbt only (`dbt ls`, no warehouse); that Cosmos renders the same
-models is in test_dags.py."""
+DAG's task group builds and run the tests its test task runs; the DAGs' test task (`dbt test --selector NAME
+--indirect-selection cautious`) runs the tests that `--select` of the same models did. dbt only (`dbt ls`, no
+warehouse); that Cosmos renders the same models is in test_dags.py."""
 from __future__ import annotations
 
 import json
@@ -36,7 +36,8 @@ def _entries(definition):
 
 
 def _run_names() -> set[str]:
-    return {v for k, v in vars(runs).items() if k.isupper() and isinstance(v, str)}
+    """The selector names drgflow.runs gives (TEST_SELECTION is a dbt option, not a selector)."""
+    return {v for k, v in vars(runs).items() if k.isupper() and isinstance(v, str) and k != "TEST_SELECTION"}
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +102,30 @@ def test_the_command_line_builds_the_models_the_dags_build(ls):
     assert {"model.drgflow.settlement_monthly", "model.drgflow.settlement_annual"} <= annual
 
 
+def _tests(ids: set[str]) -> set[str]:
+    return {i for i in ids if i.startswith("test.")}
+
+
+def test_the_command_line_runs_the_tests_the_dags_run(ls):
+    """The command line's two steps of a run (runs.build_args) run the data tests the DAG's test task runs:
+    the period views' tests too, although the figures step does not build those views (period_view_tests)."""
+    assert not _tests(ls("--selector", runs.SETTLEMENT_INPUTS))
+    for run, figures in TWO_STEP_RUNS:
+        dag = _tests(ls("--selector", run, "--indirect-selection", runs.TEST_SELECTION))
+        cli = _tests(ls(*runs.build_args(figures)[1:]))     # the build's selection, without "build"
+        assert cli == dag, (run, cli ^ dag)
+        assert "test.drgflow.assert_base_weights_match_base_years" in cli, figures
+    for run in (runs.SETTLEMENT_MONTHLY_FIGURES, runs.SETTLEMENT_ANNUAL_FIGURES):
+        assert "test.drgflow.assert_case_points_one_row_per_case" in _tests(ls(*runs.build_args(run)[1:])), run
+
+
 def test_the_dags_test_task_runs_the_tests_of_its_models(ls):
     """dbt applies a YAML selector's indirect selection per entry, never across a union's entries; the
     case_points entry (indirect_selection: buildable) keeps the tests that --select of the same models ran."""
     for run in DAG_RUNS:
-        picked = _nodes(ls("--selector", run, "--indirect-selection", "cautious"))
+        picked = _nodes(ls("--selector", run, "--indirect-selection", runs.TEST_SELECTION))
         names = sorted(i.split(".")[-1] for i in _models(picked))
-        same = _nodes(ls("--select", *names, "--indirect-selection", "cautious"))
+        same = _nodes(ls("--select", *names, "--indirect-selection", runs.TEST_SELECTION))
         assert picked == same, (run, picked ^ same)
     assert "test.drgflow.assert_case_points_one_row_per_case" in ls(
         "--selector", runs.SETTLEMENT_MONTHLY, "--indirect-selection", "cautious")

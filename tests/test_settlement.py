@@ -4,6 +4,7 @@ every published figure is compared with an independent Decimal re-computation of
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from drgflow import cli, config, db, loader, runs, settlement
 from drgflow.contract import CASE_COLUMNS
 from drgflow.errors import DbtError, UserError
 from drgflow.reports import statements
-from drgflow.transform import run_dbt
+from drgflow.transform import run_dbt, target_dir
 from settlement_fixture import (
     BUDGETS,
     SCORES,
@@ -261,7 +262,7 @@ def test_dbt_unit_tests_with_the_worked_examples_pass(city):
     """drg-dip-reference §4.7 (430/730/120/250/378 points, 1.075, PV 10.909, payable 40,545,454.55, prepayment
     2,938,736.84) and §6 (RIV 97.4 %, CEI 1.033, CMI 1.667), plus hand-made fallbacks (yml unit_tests)."""
     result = run_dbt(["test", "--select", *[f"test_type:unit,path:{p}" for p in UNIT_TEST_PATHS]],
-                     url=city["url"], vars=settlement._vars(YEAR, None))
+                     url=city["url"], vars=settlement.dbt_vars(YEAR, None))
     units = [r for r in result.results if str(r.node.resource_type).endswith("unit_test")]
     names = {r.node.name for r in units}
     assert {"case_points_worked_example_4_7_and_every_case_type", "grouping_quality_worked_example_riv",
@@ -279,11 +280,11 @@ def test_invariant_tests_catch_a_broken_prepayment(city):
     try:
         with pytest.raises(DbtError, match="assert_monthly_prepayments_match_point_value"):
             run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
-                    vars=settlement._vars(YEAR, 5))
+                    vars=settlement.dbt_vars(YEAR, 5))
     finally:
         settlement.settle(YEAR, 5, url=url)
     run_dbt(["test", "--select", "assert_monthly_prepayments_match_point_value"], url=url,
-            vars=settlement._vars(YEAR, 5))
+            vars=settlement.dbt_vars(YEAR, 5))
 
 
 def test_a_monthly_run_cannot_build_the_annual_settlement(city):
@@ -293,7 +294,7 @@ def test_a_monthly_run_cannot_build_the_annual_settlement(city):
     before = _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year")
     with pytest.raises(DbtError, match="settlement_annual is built by the annual settlement"):
         run_dbt(["build", "--select", "settlement_annual", "--exclude-resource-type", "test", "unit_test"],
-                url=url, vars=settlement._vars(YEAR, 5))
+                url=url, vars=settlement.dbt_vars(YEAR, 5))
     assert _rows(url, "select * from marts.settlement_annual order by region_code, hospital_id, settlement_year") \
         == before
 
@@ -384,6 +385,25 @@ def test_cli_prints_user_errors_without_trace(city, use_database, capsys):
     assert "drgflow: error:" in capsys.readouterr().err
 
 
+def _dbt_tests_run(url: str) -> dict[str, str]:
+    """test name -> status of the last dbt command run against `url` (its run_results.json)."""
+    results = json.loads((Path(target_dir(url)) / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith("test.")}
+
+
+def test_the_command_line_runs_the_checks_the_dags_run(city, use_database, capsys):
+    """drgflow calibrate and settle run the dbt tests the DAGs' test tasks run, those of the period views (built
+    in the first step, before the Python checks) included: the base weights and one case_points row per case."""
+    use_database(city["url"])
+    assert cli.main(["calibrate", "--year", str(YEAR)]) == 0
+    assert _dbt_tests_run(city["url"]).get("assert_base_weights_match_base_years") == "pass"
+    assert cli.main(["settle", "--year", str(YEAR), "--month", str(MONTHS[0])]) == 0
+    ran = _dbt_tests_run(city["url"])
+    assert {ran.get(t) for t in ("assert_base_weights_match_base_years", "assert_case_points_one_row_per_case",
+                                 "assert_monthly_prepayments_match_point_value")} == {"pass"}, ran
+    capsys.readouterr()
+
+
 def test_missing_budget_and_empty_base_period_are_user_errors(city):
     url = city["url"]
     with pytest.raises(UserError, match="empty base period"):
@@ -399,7 +419,7 @@ def test_other_trimming_methods_match_recomputation(tmp_path):
         for method in ("log_sd", "iqr", "none"):
             with psycopg.connect(url) as conn:  # a policy change, as an analyst would try it in a sandbox
                 conn.execute("update ref.policy_parameters set trim_method = %s, trim_min_n = 10", (method,))
-            run_dbt(["build", "--selector", runs.CALIBRATION_FIGURES], url=url, vars=settlement._vars(YEAR, None))
+            run_dbt(runs.build_args(runs.CALIBRATION_FIGURES), url=url, vars=settlement.dbt_vars(YEAR, None))
             exp = recompute(cases, groups, YEAR, p={"trim_method": method, "trim_min_n": 10},
                             budgets=BUDGETS)["base_points"]
             got = {r["drg"]: r for r in _rows(url, "select * from marts.drg_base_points where settlement_year = %s",

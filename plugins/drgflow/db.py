@@ -127,6 +127,11 @@ def transaction(url: str | None = None) -> Iterator[psycopg.Connection]:
             yield conn
 
 
+def relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    """Whether the table or view `name` (schema.name) exists."""
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
 def conn_params(url: str | None = None) -> dict[str, str]:
     """host/port/user/password/dbname of a URL, for dbt profiles and Airflow connections."""
     params = conninfo_to_dict(url or database_url())

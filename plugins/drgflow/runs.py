@@ -1,6 +1,7 @@
 """What each run builds: the names of the dbt selectors of dbt_project/selectors.yml, the one list of a run's
 models. The command line passes a name to dbt (`run_dbt(["build", "--selector", name])`), the Airflow DAGs to
-Cosmos (`RenderConfig(selector=name)`), so both routes build the same models for the same run.
+Cosmos (`RenderConfig(selector=name)`), so both routes build the same models for the same run; a calibration or
+settlement picks its tests alike on both routes too (TEST_SELECTION).
 """
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ SETTLEMENT_ANNUAL_FIGURES = "settlement_annual_figures"
 QUALITY = "quality"
 #: drgflow transition: the transition report between two scheme versions
 TRANSITION = "transition"
+#: which tests a calibration or settlement runs: those whose every model the selection holds (dbt's cautious
+#: indirect selection; the case_points entries of selectors.yml widen it). The DAGs' test task and the command
+#: line's figures step (build_args) both use it, so both routes run the same tests; dbt's default, eager,
+#: would also run tests of models another run builds (a calibration would test case_points)
+TEST_SELECTION = "cautious"
 
 
 def settlement(month: int | None) -> str:
@@ -33,3 +39,9 @@ def settlement(month: int | None) -> str:
 def settlement_figures(month: int | None) -> str:
     """The command line's second step of the settlement run of a period."""
     return SETTLEMENT_MONTHLY_FIGURES if month else SETTLEMENT_ANNUAL_FIGURES
+
+
+def build_args(selector: str) -> list[str]:
+    """dbt arguments of the command line's build of a calibration's or settlement's selector, with its tests
+    picked as the DAGs' test task picks them (TEST_SELECTION)."""
+    return ["build", "--selector", selector, "--indirect-selection", TEST_SELECTION]

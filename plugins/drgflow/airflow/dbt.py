@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drgflow import config, db, transform
+from drgflow import config, db, runs, transform
 
 PROFILE = "drgflow"
 TARGET = "warehouse"
@@ -115,7 +115,8 @@ def dbt_task_group(group_id: str, selector: str) -> Any:
                                          invocation_mode=InvocationMode.DBT_RUNNER,
                                          # only tests whose every parent is in the group: a test joining
                                          # case_grouping to case_points waits for the settlement group
-                                         test_indirect_selection=TestIndirectSelection.CAUTIOUS),
+                                         # (runs.TEST_SELECTION: the command line's figures step tests alike)
+                                         test_indirect_selection=TestIndirectSelection(runs.TEST_SELECTION)),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, selector=selector,
                                    test_behavior=TestBehavior.AFTER_ALL, emit_datasets=False,
                                    enable_mock_profile=False),
