@@ -301,8 +301,14 @@ def test_a_monthly_run_cannot_build_the_annual_settlement(city):
 
 def test_explain_names_type_points_and_money(city):
     cp = _rows(city["url"], "select * from marts.case_points where case_type = 'high' limit 1")[0]
+    with psycopg.connect(city["url"]) as conn:  # the fixture's groups carry no trace: give this one the grouper's
+        conn.execute("update marts.case_grouping set trace = 'MDCF 主诊断 I21.900 在主诊表 | ADRG FR1 【主要诊断】:"
+                     " 主诊断 I21.900' where scheme_version = %s and hospital_id = %s and case_id = %s",
+                     (cp["scheme_version"], cp["hospital_id"], cp["case_id"]))
     text = settlement.explain_case(cp["hospital_id"], cp["case_id"], url=city["url"])
     assert "case type: high" in text and str(cp["points"]) in text and "annual point value" in text
+    assert f"grouping ({cp['scheme_version']})" in text  # the version and the rule trace of its group
+    assert "\n    MDCF 主诊断 I21.900 在主诊表\n    ADRG FR1 【主要诊断】: 主诊断 I21.900\n" in text
     with pytest.raises(UserError):
         settlement.explain_case("H1", "NO-SUCH-CASE", url=city["url"])
 

@@ -34,10 +34,18 @@ def explain_case(hospital_id: str, case_id: str, year: int | None = None, url: s
         cal = cur.execute("select * from audit.calibrations where settlement_year = %s", (y,)).fetchone()
         lines = [f"Case {hospital_id}/{case_id}, settlement year {y}, period {cp['period']}, "
                  f"region {cp['region_code']}",
-                 f"  grouping ({cp['scheme_version']}): status {cp['group_status'] or '—'}, DRG {cp['drg'] or '—'}",
-                 f"  total cost {cp['total_cost']} yuan, personal payment {cp['personal_paid']}, "
-                 f"LOS {cp['los_days']} days, hospital level {cp['level']}",
-                 f"  case type: {cp['case_type']}"]
+                 f"  grouping ({cp['scheme_version']}): status {cp['group_status'] or '—'}, DRG {cp['drg'] or '—'}"]
+        # the rule trace of that grouping, each step naming the pack's rule text (MDC entry, ADRG rule, CC, DRG)
+        grouped = cur.execute("select trace, reason from marts.case_grouping where scheme_version = %s and "
+                              "hospital_id = %s and case_id = %s", (cp["scheme_version"], hospital_id,
+                                                                   case_id)).fetchone()
+        if grouped:
+            lines += [f"    {step.strip()}" for step in (grouped["trace"] or "").split(" | ") if step.strip()]
+            if grouped["reason"]:
+                lines.append(f"    reason: {grouped['reason']}")
+        lines += [f"  total cost {cp['total_cost']} yuan, personal payment {cp['personal_paid']}, "
+                  f"LOS {cp['los_days']} days, hospital level {cp['level']}",
+                  f"  case type: {cp['case_type']}"]
         a_all = cp["all_mean_cost"]
         t = cp["case_type"]
         if t == "special_review":
