@@ -88,11 +88,17 @@ def transition(year: int, from_version: str | None = None, to_version: str | Non
             " from marts.grouping_transition where year = %s and from_version = %s and to_version = %s",
             (year, low, high)).fetchone()
         per_version = conn.execute(
-            "select scheme_version, sum(cases), sum(grouped), round(sum(grouped)::numeric / nullif(sum(cases), 0), 4),"
-            " round(sum(cmi * grouped) / nullif(sum(grouped), 0), 4)"
+            "select scheme_version, sum(cases), sum(grouped), round(sum(grouped)::numeric / nullif(sum(cases), 0), 4)"
             " from marts.grouping_transition_hospitals where year = %s and from_version = %s and to_version = %s"
             " group by 1 order by 1", (year, low, high)).fetchall()
+        drgs = dict(conn.execute(
+            "select v.version, count(distinct v.drg) from marts.grouping_transition as t"
+            " cross join lateral (values (t.from_version, t.from_drg), (t.to_version, t.to_drg)) as v (version, drg)"
+            " where t.year = %s and t.from_version = %s and t.to_version = %s and v.drg <> '0000' group by 1",
+            (year, low, high)).fetchall())
+    # (the city-wide CMI of the transition marts is 1 by construction: each version's weights are relative to
+    # its own mean; per hospital it differs, in marts.grouping_transition_hospitals)
     return {"year": year, "from_version": low, "to_version": high, "cases": int(paired), "drg_changed": int(changed),
             "grouping": counts,
             "versions": {v: {"cases": int(n), "grouped": int(g), "grouping_rate": float(r or 0),
-                             "cmi": float(c or 0)} for v, n, g, r, c in per_version}}
+                             "drgs_used": int(drgs.get(v, 0))} for v, n, g, r in per_version}}

@@ -142,7 +142,8 @@ def format_demo(s: dict) -> str:
     ]
     if "transition" in s:
         t = s["transition"]
-        rates = ", ".join(f"{v} 入组率 {x['grouping_rate']:.2%} CMI {x['cmi']:.4f}" for v, x in t["versions"].items())
+        rates = ", ".join(f"{v} 入组率 {x['grouping_rate']:.2%}, {x['drgs_used']} DRGs/QY used"
+                          for v, x in t["versions"].items())
         lines.append(f"  transition {t['year']}:     {t['cases']:,} cases under both versions, {t['drg_changed']:,} "
                      f"changed DRG; {rates}")
     if "grouping" in s:

@@ -128,7 +128,7 @@ def cmd_transition(args: argparse.Namespace) -> int:
     print(f"{args.year}: {r['cases']:,} cases grouped under {r['from_version']} and {r['to_version']}; "
           f"{r['drg_changed']:,} changed DRG ({r['drg_changed'] / max(r['cases'], 1):.1%})")
     for v, x in r["versions"].items():
-        print(f"  {v}: 入组率 {x['grouping_rate']:.2%}, CMI {x['cmi']:.4f}")
+        print(f"  {v}: 入组率 {x['grouping_rate']:.2%}, {x['drgs_used']} DRGs/QY used")
     print("marts: grouping_transition (migration matrix), grouping_transition_cases (changed cases with both "
           "traces), grouping_transition_hospitals (入组率 and CMI per hospital)")
     return 0
