@@ -19,25 +19,18 @@
     join list_cond as k on k.code = c.ppx and k.cond_kind = 'ppx'
     where {{ adrg_case_allowed('c', 'k') }}
 
-    union all
-    select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.dx) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_dx'
-    where {{ entry_prefilter('c', conditions, ['any_dx']) }} and {{ adrg_case_allowed('c', 'k') }}
+    {#- the position-free lists: every code of the list's kind unnested; the diagnosis lists, which would take
+        every case, only for cases that entered an MDC holding such a condition (entry_prefilter) #}
+    {%- for kind, codes, guard in [
+            ('any_dx', 'c.dx', entry_prefilter('c', conditions, ['any_dx'])),
+            ('sdx', 'c.dx[2:]', 'cardinality(c.dx) > 1 and ' ~ entry_prefilter('c', conditions, ['sdx'])),
+            ('any_px', 'c.px', 'cardinality(c.px) > 0')] %}
 
     union all
     select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
-    cross join lateral unnest(c.dx[2:]) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'sdx'
-    where cardinality(c.dx) > 1 and {{ entry_prefilter('c', conditions, ['sdx']) }}
-      and {{ adrg_case_allowed('c', 'k') }}
-
-    union all
-    select {{ columns }}, x.code, {{ entered_by_ppx_or('c', 'k') }}
-    from cases as c
-    cross join lateral unnest(c.px) as x (code)
-    join list_cond as k on k.code = x.code and k.cond_kind = 'any_px'
-    where cardinality(c.px) > 0 and {{ adrg_case_allowed('c', 'k') }}
+    cross join lateral unnest({{ codes }}) as x (code)
+    join list_cond as k on k.code = x.code and k.cond_kind = '{{ kind }}'
+    where {{ guard }} and {{ adrg_case_allowed('c', 'k') }}
+    {%- endfor %}
 {%- endmacro %}

@@ -115,29 +115,25 @@
       and ({{ k }}.weight_max is null or {{ case_alias }}.birth_weight_g <= {{ k }}.weight_max)
 {%- endmacro %}
 
-{# The scheme version's ambiguous groups (xQY) are switched on. #}
-{% macro qy_enabled() %}
+{# A boolean switch of the run's scheme version (a column of ref.scheme_version), read when the model compiles. #}
+{% macro scheme_switch(column) %}
     {%- set on = false -%}
     {%- if execute -%}
-        {%- set on = run_query("select coalesce(bool_or(qy_enabled), false) from " ~ source('grouping_ref', 'scheme_version')
+        {%- set on = run_query("select coalesce(bool_or(" ~ column ~ "), false) from " ~ source('grouping_ref', 'scheme_version')
                                ~ " where scheme_version = '" ~ var('scheme_version') ~ "'").columns[0].values()[0] -%}
     {%- endif -%}
     {{ return(on) }}
 {% endmacro %}
+
+{# The scheme version's ambiguous groups (xQY) are switched on. #}
+{% macro qy_enabled() %}{{ return(scheme_switch('qy_enabled')) }}{% endmacro %}
+
+{# The scheme version lists its non-operating-room procedures (2.0 ss_invalid) instead of its operating-room ones:
+   every other procedure counts as OR, and the non-OR ones are dropped from a case before grouping. #}
+{% macro non_or_listed() %}{{ return(scheme_switch('non_or_listed')) }}{% endmacro %}
 
 {# Where adrg_case_allowed holds: the case entered the MDC of condition row `k` by its operating-room principal
    procedure (MDCA), not by its principal diagnosis. #}
 {% macro entered_by_ppx_or(case_alias, k) -%}
     strpos({{ case_alias }}.dx_mdcs, {{ k }}.mdc_token) = 0
 {%- endmacro %}
-
-{# The scheme version lists its non-operating-room procedures (2.0 ss_invalid) instead of its operating-room ones:
-   every other procedure counts as OR, and the non-OR ones are dropped from a case before grouping. #}
-{% macro non_or_listed() %}
-    {%- set on = false -%}
-    {%- if execute -%}
-        {%- set on = run_query("select coalesce(bool_or(non_or_listed), false) from " ~ source('grouping_ref', 'scheme_version')
-                               ~ " where scheme_version = '" ~ var('scheme_version') ~ "'").columns[0].values()[0] -%}
-    {%- endif -%}
-    {{ return(on) }}
-{% endmacro %}
