@@ -26,18 +26,13 @@ import pytest
 
 from conftest import query
 from drgflow.grouping import group_cases
-from drgflow.schemes.pack import load_pack
-from drgflow.schemes.pack_json import is_json_pack, load_json_pack
-from drgflow.schemes.rules import compile_adrg, compile_json_rule
+from drgflow.schemes.pack_json import read_pack
+from drgflow.schemes.rules import compile_rule
 from oracle import chs_drg11, chs_drg20
 from test_grouping_support import load_cases
 
 #: version -> (oracle module, hand-made cases)
 ORACLES = {"CHS-DRG-1.1": (chs_drg11, "handmade_chs11.csv"), "CHS-DRG-2.0": (chs_drg20, "handmade_chs20.csv")}
-
-
-def _load(folder: Path):
-    return load_json_pack(folder) if is_json_pack(folder) else load_pack(folder)
 
 
 def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, dict]]:
@@ -65,7 +60,7 @@ def generate(pack, rng: random.Random, n_random: int = 600) -> list[tuple[str, d
                              "dx_codes": "|".join(dict.fromkeys(dx)), "px_codes": "|".join(px)}))
 
     for _code, a in sorted(pack.adrgs.items()):
-        comp = compile_json_rule(a, pack.adrgs) if a.rule is not None else compile_adrg(a)
+        comp = compile_rule(a, pack.adrgs)
         alt = rng.choice(sorted({c[0] for c in comp.conds}))
         conds = [c for c in comp.conds if c[0] == alt]
         kinds = [k for _, _, k, _ in conds]
@@ -172,7 +167,7 @@ def test_differential_against_independent_oracle(fresh_url, shared_dir, tmp_path
     if shared_dir is None or not (shared_dir / "schemes" / version).is_dir():
         pytest.skip(f"no ../shared/schemes/{version} on this machine")
     module = ORACLES[version][0]
-    pack = _load(shared_dir / "schemes" / version)
+    pack = read_pack(shared_dir / "schemes" / version)
     oracle = module.load(shared_dir / "schemes" / version, fall_through=True)
     strict = module.load(shared_dir / "schemes" / version)
     cases = generate(pack, random.Random(seed))

@@ -1,13 +1,13 @@
 {# The list conditions a case satisfies, one row per (case, condition, code that met it): union branches over
    `cases` (case_key, dx, px, pdx, ppx, dx_mdcs, ppx_or, age_days, birth_weight_g) and `list_cond` (rows of
    int_adrg_conditions_expanded with a code). `columns` is the select list before the code and the entry flag
-   (aliases c for the case, k for the condition); `conditions` names the relation entry_prefilter reads.
+   (aliases c for the case, k for the condition).
    One definition for the one-condition alternatives (int_cases_adrg_assigned) and the others
    (int_cases_adrg_alternatives_met), so that both test a condition kind the same way:
      pdx     principal diagnosis      ppx     principal procedure
      any_dx  any diagnosis            sdx     a secondary diagnosis (其他诊断)
      any_px  any procedure #}
-{% macro list_condition_hits(columns, conditions) -%}
+{% macro list_condition_hits(columns) -%}
     select {{ columns }}, c.pdx as code, {{ entered_by_ppx_or('c', 'k') }} as by_ppx_or
     from cases as c
     join list_cond as k on k.code = c.pdx and k.cond_kind = 'pdx'
@@ -22,8 +22,8 @@
     {#- the position-free lists: every code of the list's kind unnested; the diagnosis lists, which would take
         every case, only for cases that entered an MDC holding such a condition (entry_prefilter) #}
     {%- for kind, codes, guard in [
-            ('any_dx', 'c.dx', entry_prefilter('c', conditions, ['any_dx'])),
-            ('sdx', 'c.dx[2:]', 'cardinality(c.dx) > 1 and ' ~ entry_prefilter('c', conditions, ['sdx'])),
+            ('any_dx', 'c.dx', entry_prefilter('c', ['any_dx'])),
+            ('sdx', 'c.dx[2:]', 'cardinality(c.dx) > 1 and ' ~ entry_prefilter('c', ['sdx'])),
             ('any_px', 'c.px', 'cardinality(c.px) > 0')] %}
 
     union all

@@ -5,8 +5,8 @@
    operating-room flags (every case with the flag). The MDCs are read when the model compiles, so the filter is
    a few text tests that run in the parallel workers (an EXISTS decided per run would be an InitPlan, which
    keeps the union above it out of them). That compile-time lookup reads the source tables: a macro's run_query
-   cannot declare a dependency for every model that calls it. `conditions` is kept for the callers' readability. #}
-{% macro entry_prefilter(case_alias, conditions, kinds) -%}
+   cannot declare a dependency for every model that calls it. #}
+{% macro entry_prefilter(case_alias, kinds) -%}
     {%- set v = "'" ~ var('scheme_version') ~ "'" -%}
     {%- set kind_list = "('" ~ kinds | join("', '") ~ "')" -%}
     {%- set ns = namespace(mdcs=[], by_or=false) -%}

@@ -59,11 +59,14 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
         assign_scheme("CHS-DRG-2.0", year, url, note="drgflow demo: the last year settles under CHS-DRG 2.0")
     scheme = grouping.scheme_for_year(year, url)
     out["scheme"] = scheme
-    _step(f"group with {scheme}")
-    out["grouping"] = grouping.group_cases(url, scheme)
     if previous != scheme:
-        _step(f"transition report {year}: {previous} → {scheme}")
+        # the transition report groups every case under both versions: the year's grouping is one of them
+        _step(f"group with {previous} and {scheme}, transition report {year}")
         out["transition"] = grouping.transition(year, previous, scheme, url)
+        out["grouping"] = out["transition"]["grouping"][scheme]
+    else:
+        _step(f"group with {scheme}")
+        out["grouping"] = grouping.group_cases(url, scheme)
     _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
     calibration = settlement.calibrate(year, url) if not _calibrated(url, year) else None
     for month in range(1, 13):

@@ -169,16 +169,14 @@ def ensure_calibration(period: dict[str, Any], url: str | None = None) -> dict[s
 def record_settlement(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
     """Record the period as settled (drgflow.settlement.settle: audit.runs, audit.run_inputs, audit.periods).
     The figures were built by the DAG's dbt tasks and passed its output checks: record them, don't rebuild."""
-    fn = settlement.settle
-    out = fn(int(period["settlement_year"]), period["settlement_month"], url=url or db.database_url(),
-             build=False)
+    out = settlement.settle(int(period["settlement_year"]), period["settlement_month"],
+                            url=url or db.database_url(), build=False)
     return _jsonable(out)
 
 
 def record_calibration(period: dict[str, Any], url: str | None = None) -> dict[str, Any]:
     """Record the year's calibration built by the DAG's dbt tasks (drgflow.settlement.calibrate, no rebuild)."""
-    fn = settlement.calibrate
-    return _jsonable(fn(int(period["settlement_year"]), url=url or db.database_url(), build=False))
+    return _jsonable(settlement.calibrate(int(period["settlement_year"]), url=url or db.database_url(), build=False))
 
 
 def publish(period: dict[str, Any], close: bool, docs: bool = True, url: str | None = None) -> dict[str, Any]:

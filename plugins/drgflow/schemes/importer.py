@@ -14,8 +14,8 @@ from pathlib import Path
 
 from drgflow import config, db
 from drgflow.errors import UserError
-from drgflow.schemes.pack import Pack, is_dx, load_pack
-from drgflow.schemes.pack_json import is_json_pack, load_json_pack
+from drgflow.schemes.pack import Pack, is_dx
+from drgflow.schemes.pack_json import is_json_pack, read_pack
 from drgflow.schemes.rules import compile_pack, supplementary
 
 TABLES = {  # ref table -> columns after scheme_version, in compile_pack's row order
@@ -57,7 +57,7 @@ def pack_sha256(path: Path) -> str:
 def check_pack(pack: Pack, rules: dict) -> list[str]:
     """Consistency problems of a pack (empty = consistent). Each names the file and the item."""
     problems = []
-    f = JSON_FILES if any(a.rule is not None for a in pack.adrgs.values()) else TEXT_FILES
+    f = JSON_FILES if is_json_pack(pack.path) else TEXT_FILES
     expect = rules.get("expect", {})
     got = {"mdc": len(pack.mdcs), "adrg": len(pack.adrgs), "drg": len(pack.drgs)}
     for k, n in expect.items():
@@ -155,8 +155,7 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
     Returns a report dict (counts, unknown codes, skipped).
     """
     path = Path(path).resolve()
-    json_layout = is_json_pack(path)
-    if not json_layout and not (path / "4_ADRG_DETAIL.txt").is_file():
+    if not is_json_pack(path) and not (path / "4_ADRG_DETAIL.txt").is_file():
         raise UserError(f"{path} is not a grouping pack (neither 4_ADRG_DETAIL.txt nor generated/adrg_rules.json); "
                         f"see ../shared/schemes/README.md")
     url = url or db.database_url()
@@ -169,7 +168,7 @@ def import_scheme(path: Path | str, version: str, url: str | None = None, force:
                            (version,)).fetchone()
     if row and row[0] == sha and not force:
         return {"scheme_version": version, "skipped": True, "source": str(path)}
-    pack = load_json_pack(path, version) if json_layout else load_pack(path, version)
+    pack = read_pack(path, version)
     problems = check_pack(pack, rules)
     if problems:
         shown = "\n  ".join(problems[:20])

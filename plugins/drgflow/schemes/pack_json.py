@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drgflow.errors import UserError
-from drgflow.schemes.pack import Adrg, Mdc, Pack, Section
+from drgflow.schemes.pack import Adrg, Mdc, Pack, Section, load_pack
 
 #: files of the layout, relative to the pack folder
 ADRG_RULES = "generated/adrg_rules.json"
@@ -111,6 +111,11 @@ def load_json_pack(path: Path, version: str | None = None) -> Pack:
         px_non_or=_code_set(path, "generated/ss_invalid.json"),
         strategy=(_json(path, "config.json").get("strategy") or {}) if (path / "config.json").is_file() else {},
     )
+
+
+def read_pack(path: Path, version: str | None = None) -> Pack:
+    """The pack at `path` in whichever layout it is: the 2.0 JSON layout, else the 1.x text layout."""
+    return load_json_pack(path, version) if is_json_pack(path) else load_pack(path, version)
 
 
 def _invert(principal_to_table: dict[str, int]) -> dict[int, list[str]]:

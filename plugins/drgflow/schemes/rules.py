@@ -235,15 +235,16 @@ def compile_json_rule(adrg: Adrg, adrgs: dict[str, Adrg]) -> Compiled:
         out.text = "无手术"
     elif sections:
         by_category: dict[str, list[tuple[str, int]]] = {}
+        names: dict[str, list[str]] = {}
         for name, codes in sections.items():
             kind = _section_kind(adrg.code, name)
-            by_category.setdefault("dx" if kind in _DX_KINDS else "px", []).append((kind, list_no(name, codes)))
+            category = "dx" if kind in _DX_KINDS else "px"
+            by_category.setdefault(category, []).append((kind, list_no(name, codes)))
+            names.setdefault(category, []).append(name)
         alternatives = [[]]
         for options in by_category.values():
             alternatives = [alt + [opt] for alt in alternatives for opt in options]
-        out.text = " + ".join(" 或 ".join(names) for names in
-                              ([n for n in sections if (_section_kind(adrg.code, n) in _DX_KINDS) == (cat == "dx")]
-                               for cat in by_category))
+        out.text = " + ".join(" 或 ".join(category_names) for category_names in names.values())
     else:
         raise UserError(f"ADRG {adrg.code} ({adrg.name}) has no rule: no sections, formula or structured key")
     if adrg.kind == "surgical" and not any(k in ("ppx", "any_px", "ppx_or") for alt in alternatives for k, _ in alt):
@@ -256,6 +257,11 @@ def compile_json_rule(adrg: Adrg, adrgs: dict[str, Adrg]) -> Compiled:
             cond_no += 1
             out.conds.append((alt_no, cond_no, kind, n))
     return out
+
+
+def compile_rule(adrg: Adrg, adrgs: dict[str, Adrg]) -> Compiled:
+    """An ADRG's conditions, from its JSON-layout rule when the pack has one, else from its text sections."""
+    return compile_json_rule(adrg, adrgs) if adrg.rule is not None else compile_adrg(adrg)
 
 
 def split_rule(drg: str, overrides: dict[str, str]) -> str:
@@ -296,7 +302,7 @@ def compile_pack(pack: Pack, rules: dict[str, Any]) -> dict[str, list[tuple]]:
         mdc_dx_rows += [(code, c, r) for c, r in seen.items()]
     adrg_rows, cond_rows, list_rows = [], [], []
     for code, adrg in sorted(pack.adrgs.items()):
-        comp = compile_json_rule(adrg, pack.adrgs) if adrg.rule is not None else compile_adrg(adrg)
+        comp = compile_rule(adrg, pack.adrgs)
         if not comp.conds:
             raise UserError(f"ADRG {code} ({adrg.name}) has no rule in 4_ADRG_DETAIL.txt or ADRG/")
         extra = rules["adrg_extra"].get(code, {})

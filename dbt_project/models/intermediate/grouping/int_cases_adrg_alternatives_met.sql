@@ -40,7 +40,7 @@ hits as not materialized (
     -- codes gives a hit for each: the evidence takes the lowest). by_ppx_or: the MDC was entered by the
     -- operating-room principal procedure, not by the diagnosis.
     {{ list_condition_hits('c.case_key, c.ppx_or, k.adrg, k.alt_no, k.cond_slot, k.alt_needs_ppx_or,'
-                           ~ ' k.alt_needs_no_ppx_or', 'cond') }}
+                           ~ ' k.alt_needs_no_ppx_or') }}
 ),
 
 slots_hit as (

@@ -37,14 +37,14 @@ hits as not materialized (
     -- code: what satisfied the condition (null for the operating-room flags). An any-diagnosis or
     -- any-procedure list met by several codes gives a hit for each: the winner's order takes the lowest.
     -- by_ppx_or: the case entered the MDC by its operating-room principal procedure, not by its diagnosis.
-    {{ list_condition_hits('c.case_key, k.adrg, k.mdc, k.cond_kind', 'cond') }}
+    {{ list_condition_hits('c.case_key, k.adrg, k.mdc, k.cond_kind') }}
 
     union all
     -- 全部手术 / 且无手术: only the few ADRGs with such a condition, for cases that entered their MDC
     select c.case_key, k.adrg, k.mdc, k.cond_kind, null as code, {{ entered_by_ppx_or('c', 'k') }}
     from cases as c
     join cond as k on k.cond_kind in ('ppx_or', 'no_ppx_or') and (k.cond_kind = 'ppx_or') = c.ppx_or
-    where {{ entry_prefilter('c', 'cond', ['ppx_or', 'no_ppx_or']) }} and {{ adrg_case_allowed('c', 'k') }}
+    where {{ entry_prefilter('c', ['ppx_or', 'no_ppx_or']) }} and {{ adrg_case_allowed('c', 'k') }}
 ),
 
 matched as not materialized (

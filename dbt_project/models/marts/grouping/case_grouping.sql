@@ -41,14 +41,13 @@ select
     concat_ws(' | ',
         -- the MDC entry, written here (not by the ADRG step) because the codes it names are in this row
         case when d.by_ppx_or then 'MDC' || d.mdc || ' 主手术 ' || c.px[1] || ' 为手术室手术'
-             when d.case_key is not null and {{ mdc_entry_note('d.mdc', 'c') }} is not null
-                 then {{ mdc_entry_note('d.mdc', 'c') }}
-             when d.case_key is not null then 'MDC' || d.mdc || ' 主诊断 ' || c.dx[1] || ' 在主诊表'
+             when d.case_key is not null then coalesce({{ mdc_entry_note('d.mdc', 'c') }},
+                 'MDC' || d.mdc || ' 主诊断 ' || c.dx[1] || ' 在主诊表'
 {%- if region_rule %}
                  || case when d.mdc = '{{ region_rule.mdc }}'
                          then '，创伤部位 ' || cardinality(string_to_array(c.body_regions, chr(31))) || ' 个（'
                               || replace(c.body_regions, chr(31), '、') || '）' else '' end
-{%- endif %}
+{%- endif %})
         end,
         d.adrg_trace,
         case when d.case_key is not null then 'CC: ' || coalesce(d.cc_trace, '无 MCC/CC') end,
