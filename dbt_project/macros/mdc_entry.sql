@@ -38,7 +38,7 @@
 
 {# The MDCs a case is listed for (',B,Z,'): those whose list holds the principal diagnosis (`principal_listed`, from
    the 'mdc' code map), those entered when any diagnosis is on their list (any_dx, 2.0 MDCY: a few codes, tested
-   as an array overlap) and those without a list (without_list, 2.0 MDCP), which dx_mdcs_entered then keeps or
+   as the keys of a jsonb constant) and those without a list (without_list, 2.0 MDCP), which dx_mdcs_entered then keeps or
    drops by their conditions. `dx` is the case's diagnosis array. #}
 {% macro mdc_listed(principal_listed, dx) -%}
     {%- set ns = namespace(expr="coalesce(" ~ principal_listed ~ ", ',')") -%}
@@ -47,9 +47,11 @@
             {%- set ns.expr = ns.expr ~ " || '" ~ r.mdc ~ ",'" -%}
         {%- else -%}
             {%- set codes = any_dx_mdc_codes(r.mdc) -%}
+            {#- the list as the keys of a jsonb constant: `?|` looks each diagnosis up by binary search, where an
+                array overlap (&&) compared every pair (1.1 s of 8.6 on 1M cases) -#}
+            {%- set keys = '{"' ~ codes | map('replace', '"', '\\"') | join('": 1, "') ~ '": 1}' -%}
             {%- set ns.expr = ns.expr ~ " || case when strpos(coalesce(" ~ principal_listed ~ ", ''), '," ~ r.mdc
-                ~ ",') = 0 and " ~ dx ~ " && array['" ~ codes | join("', '") ~ "']::text[] then '" ~ r.mdc
-                ~ ",' else '' end" -%}
+                ~ ",') = 0 and '" ~ keys ~ "'::jsonb ?| " ~ dx ~ " then '" ~ r.mdc ~ ",' else '' end" -%}
         {%- endif -%}
     {%- endfor -%}
     {{ ns.expr }}
