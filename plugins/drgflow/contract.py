@@ -31,26 +31,43 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
     "budgets": ("region_code", "year", "fund_budget"),
     "assessment_scores": ("hospital_id", "year", "score"),
     "special_review": ("hospital_id", "case_id", "approved_points", "reason"),
+    # DIP (contract/outputs.md, DIP): per-year parameters of dip-spec §11, and the DRG parameters of
+    # settlement-spec §7 in the same shape; the two are told apart by the file name (PARAMETER_FILE_PREFIXES)
+    "dip_parameters": ("settlement_year", "parameter", "value"),
+    "drg_parameters": ("settlement_year", "parameter", "value"),
+    "dip_special_review": ("hospital_id", "case_id", "approved_score", "reason"),
+    "dip_basic_groups": ("settlement_year", "code"),
+    "procedure_class": ("code", "class"),
 }
 #: the order files are loaded in: reference tables before the cases that need them (loader, Airflow ingest)
-LOAD_ORDER: tuple[str, ...] = ("hospitals", "budgets", "assessment_scores", "special_review", "cases")
+LOAD_ORDER: tuple[str, ...] = ("hospitals", "budgets", "assessment_scores", "special_review", "drg_parameters",
+                               "dip_parameters", "dip_basic_groups", "procedure_class", "dip_special_review", "cases")
 #: columns a file of that kind may omit from its header (absent = all values empty)
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "cases": ("dept_code", "ventilator_hours"),
     "special_review": ("reason",),
+    "dip_special_review": ("reason",),
     "hospitals": ("hospital_type",),
 }
 #: a column whose presence identifies the kind
 KIND_MARKERS = {
     "cases": "dx_codes", "hospitals": "hospital_name", "budgets": "fund_budget",
     "assessment_scores": "score", "special_review": "approved_points",
+    "dip_special_review": "approved_score", "procedure_class": "class", "dip_basic_groups": "code",
+    "dip_parameters": "parameter",
 }
+#: a parameter file's kind by its file name (the two kinds share one header)
+PARAMETER_FILE_PREFIXES = {"dip_": "dip_parameters", "drg_": "drg_parameters"}
 
 
-def kind_of_header(header: list[str]) -> str | None:
-    """The file kind whose marker column the header holds (KIND_MARKERS), or None."""
+def kind_of_header(header: list[str], file_name: str = "") -> str | None:
+    """The file kind whose marker column the header holds (KIND_MARKERS), or None. A parameter file is
+    dip_parameters or drg_parameters by the start of its name (dip_… / drg_…); None when the name says neither."""
     names = set(header)
     for kind, marker in KIND_MARKERS.items():
         if marker in names:
+            if kind == "dip_parameters":
+                base = file_name.rsplit("/", 1)[-1].lower()
+                return next((k for prefix, k in PARAMETER_FILE_PREFIXES.items() if base.startswith(prefix)), None)
             return kind
     return None

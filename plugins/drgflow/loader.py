@@ -65,12 +65,16 @@ def parse_header(path: Path, first: bytes, encoding: str) -> tuple[list[str], in
 
 def check_header(path: Path, header: list[str]) -> str:
     """The file kind of `header`; raises LoadError when it matches no kind or repeats, lacks or adds columns."""
-    kind = contract.kind_of_header(header)
+    kind = contract.kind_of_header(header, path.name)
+    if kind is None and "parameter" in header:
+        raise LoadError(f"{path.name}: a parameter file's name must start with dip_ (DIP parameters, dip-spec §11) "
+                        f"or drg_ (DRG parameters, settlement-spec §7), e.g. dip_parameters.csv")
     if kind is None:
         raise LoadError(
             f"{path.name}: line 1: header matches no known file kind "
             f"(cases need dx_codes, hospitals hospital_name, budgets fund_budget, "
-            f"assessment_scores score, special_review approved_points)"
+            f"assessment_scores score, special_review approved_points, dip_special_review approved_score, "
+            f"dip_parameters / drg_parameters parameter, dip_basic_groups code, procedure_class class)"
         )
     expected = contract.FILE_KINDS[kind]
     dupes = sorted({n for n in header if header.count(n) > 1})
@@ -326,7 +330,7 @@ def load_paths(paths: list[Path], url: str | None = None, validate: bool = True,
             raise LoadError(f"{_short(p)}: cannot read ({exc.strerror})") from None
         for f in candidates:
             header, _ = read_header(f, scan_encoding_quick(f))
-            kind = contract.kind_of_header(header)
+            kind = contract.kind_of_header(header, f.name)
             if kind is None and p.is_dir():
                 skipped.append(LoadResult(path=str(f), kind="skipped", batch_id=None, skipped=True,
                                           notes=["not an input file (header matches no contract kind)"]))

@@ -49,7 +49,7 @@ def _set_aside(path: Path, folder: Path) -> Path:
 
 def _kind(path: Path) -> str | None:
     header, _ = loader.read_header(path, loader.scan_encoding_quick(path))
-    return contract.kind_of_header(header)
+    return contract.kind_of_header(header, path.name)
 
 
 def ingest_files(paths: list[str], url: str | None = None) -> dict[str, Any]:

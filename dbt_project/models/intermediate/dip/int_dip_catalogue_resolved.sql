@@ -1,0 +1,46 @@
+-- dip-spec §3: the catalogue (病种库) of settlement year Y that grouping and scoring use, from the source the
+-- year's catalogue_source names: `import` (ref.dip_catalogue_published, `drgflow dip catalogue import`) or
+-- `local` (built from the base period, int_dip_catalogue_built). A core code listed in dip_basic_groups.csv for
+-- Y becomes `basic` (§3.3). Grain: one row per code. related: the related procedures as an array (for ⊆ tests).
+-- tiebreak: what decides between candidates with as many related procedures (§4 step 2): the score, or for a
+-- local catalogue the selection mean (which exists before any score).
+{{ config(materialized='table', post_hook=["analyze {{ this }}"]) }}
+
+with params as (
+    select * from {{ ref('int_dip_parameters_resolved') }}
+),
+
+basic as (
+    select b.code from {{ ref('stg_raw__dip_basic_groups') }} as b
+    inner join params as p on p.settlement_year = b.settlement_year
+),
+
+imported as (
+    select
+        g.code, g.published_code, 'import' as source, g.group_type, g.dx_key, g.main_px, g.related_px, g.class,
+        g.score, g.mean_cost, g.n, g.cv, g.mean_los, g.reference_mean, g.score as tiebreak
+    from {{ ref('stg_dip_ref__catalogue_published') }} as g
+    inner join params as p on p.settlement_year = g.settlement_year and p.catalogue_source = 'import'
+)
+
+select
+    p.settlement_year,
+    g.code,
+    g.published_code,
+    g.source,
+    case when g.group_type = 'core' and b.code is not null then 'basic' else g.group_type end as group_type,
+    g.dx_key,
+    g.main_px,
+    g.related_px,
+    coalesce(string_to_array(nullif(g.related_px, ''), '+'), '{}')::text[] as related,
+    g.class,
+    g.score,
+    g.mean_cost,
+    g.n,
+    g.cv,
+    g.mean_los,
+    g.reference_mean,
+    g.tiebreak
+from imported as g
+cross join params as p
+left join basic as b on b.code = g.code

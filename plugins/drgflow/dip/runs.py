@@ -1,0 +1,70 @@
+"""DIP runs of a settlement year: check the year's parameters and catalogue, then build the DIP marts with dbt
+(runs.DIP_GROUPING: marts.dip_catalogue and marts.dip_case_grouping)."""
+from __future__ import annotations
+
+from typing import Any
+
+from drgflow import config, db, runs
+from drgflow.errors import UserError
+from drgflow.transform import run_dbt
+
+
+def dbt_vars(year: int) -> dict[str, Any]:
+    """The dbt vars of a DIP run: the settlement year (and the environment's scheme, which the DRG policy view
+    the DIP parameters fall back to reads)."""
+    return {"settlement_year": int(year), "settlement_month": None, "scheme_version": config.default_scheme_version()}
+
+
+def parameter_problems(year: int, url: str) -> list[str]:
+    """Loaded dip_parameters.csv rows of `year` (or without a usable year) that cannot be used, one line each
+    naming the file, row and rule."""
+    with db.connect(url) as conn:
+        if not db.relation_exists(conn, "staging.stg_raw__dip_parameters"):
+            return []
+        rows = conn.execute(
+            "select coalesce(file_name, 'batch ' || batch_id), source_row, parameter, problem"
+            " from staging.stg_raw__dip_parameters"
+            " where problem is not null and (settlement_year = %s or settlement_year is null)"
+            " order by batch_id, source_row", (year,)).fetchall()
+    return [f"{name}: row {row}: {parameter or '(no parameter)'}: {problem}" for name, row, parameter, problem in rows]
+
+
+def check_year(year: int, url: str) -> dict:
+    """The resolved parameters of `year` that decide the run; UserError when a loaded parameter row is unusable or
+    the year's catalogue is missing."""
+    problems = parameter_problems(year, url)
+    if problems:
+        raise UserError(f"dip_parameters for {year} refused ({len(problems)} row(s)):\n  " + "\n  ".join(problems[:10]))
+    with db.connect(url) as conn:
+        row = conn.execute("select dip_regions, catalogue_source, loaded_rows"
+                           " from intermediate.int_dip_parameters_resolved").fetchone()
+        regions, source, loaded = row
+        if source not in ("import", "local"):
+            raise UserError(f"dip_parameters {year}: catalogue_source must be import or local, not {source!r}")
+        if source == "import" and not conn.execute(
+                "select 1 from ref.dip_catalogue_imports where settlement_year = %s", (year,)).fetchone():
+            raise UserError(f"settlement year {year} takes its DIP catalogue from an import (catalogue_source = "
+                            f"import) but none is imported: run `drgflow dip catalogue import FILE --year {year}`")
+    return {"settlement_year": year, "dip_regions": list(regions), "catalogue_source": source,
+            "loaded_parameter_rows": list(loaded)}
+
+
+def group(year: int, url: str | None = None) -> dict:
+    """Build the DIP catalogue and grouping of settlement year `year`; counts by group status."""
+    url = url or db.database_url()
+    db.init_warehouse(url)
+    # the parameter seeds and views first (no tests), so the checks read this year's parameters
+    run_dbt(["seed"], url=url)
+    run_dbt(["run", "--select", "stg_raw__dip_parameters", "int_parameters_resolved", "int_dip_parameters_resolved",
+             "stg_grouping_ref__scheme_years"], url=url, vars=dbt_vars(year))
+    summary = check_year(year, url)
+    run_dbt(["build", "--selector", runs.DIP_GROUPING, "--indirect-selection", runs.TEST_SELECTION], url=url,
+            vars=dbt_vars(year))
+    with db.connect(url) as conn:
+        counts = dict(conn.execute("select group_status, count(*) from marts.dip_case_grouping"
+                                   " where settlement_year = %s group by 1", (year,)).fetchall())
+        groups = conn.execute("select count(*) from marts.dip_catalogue where settlement_year = %s",
+                              (year,)).fetchone()[0]
+    summary.update(catalogue_groups=groups, cases=sum(counts.values()),
+                   by_status={s: counts.get(s, 0) for s in ("core", "basic", "comprehensive", "unmatched", "invalid")})
+    return summary

@@ -1,0 +1,50 @@
+-- DIP (按病种分值付费) reference data: catalogues (病种库) imported from a city's published file, one per
+-- settlement year (`drgflow dip catalogue import FILE --year Y`, dip-spec §3.3). A local build (§3.4) is a dbt
+-- model; marts.dip_catalogue publishes whichever the year's catalogue_source names.
+
+-- one row per imported catalogue: the file it came from and its reference mean cost M (the cost of 1000 points)
+create table if not exists ref.dip_catalogue_imports (
+    settlement_year integer primary key check (settlement_year between 1900 and 2999),
+    layout          text not null,
+    source_file     text not null,
+    file_sha256     text not null,
+    reference_mean  numeric not null check (reference_mean > 0),
+    groups          integer not null,
+    imported_at     timestamptz not null default now(),
+    imported_by     text not null default current_user
+);
+
+-- the groups of 目录 with their 中间结果 statistics; code = the published code normalised (dip-spec §2.1)
+create table if not exists ref.dip_catalogue_published (
+    settlement_year  integer not null references ref.dip_catalogue_imports on delete cascade,
+    code             text not null,
+    published_code   text not null,
+    group_type       text not null check (group_type in ('core', 'comprehensive')),
+    dx_key           text not null,
+    main_px          text,
+    related_px       text not null default '',
+    class            text check (class in ('SS', 'ZLXCZ', 'ZDXCZ', 'BSZL')),
+    score            numeric not null check (score > 0),
+    mean_cost        numeric,
+    n                integer,
+    cv               numeric,
+    mean_los         numeric,
+    -- stored, never used in a formula (dip-spec §3.3)
+    discuss_flag     integer,
+    upper_limit_reduction numeric,
+    data_year        integer,
+    source_row       integer not null,
+    primary key (settlement_year, code)
+);
+
+-- 中间结果 rows without a 目录 row (CPnn 未入组病例的分组, KBBZ, U07:*): kept, never matched (dip-spec §3.3)
+create table if not exists ref.dip_catalogue_extra (
+    settlement_year  integer not null references ref.dip_catalogue_imports on delete cascade,
+    published_code   text not null,
+    score            numeric,
+    mean_cost        numeric,
+    n                integer,
+    remark           text,
+    source_row       integer not null,
+    primary key (settlement_year, source_row)
+);
