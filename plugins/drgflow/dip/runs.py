@@ -36,6 +36,12 @@ def check_year(year: int, url: str) -> dict:
     if problems:
         raise UserError(f"dip_parameters for {year} refused ({len(problems)} row(s)):\n  " + "\n  ".join(problems[:10]))
     with db.connect(url) as conn:
+        stale = conn.execute("select exists (select 1 from ref.dx_variant_map)"
+                             " and not exists (select 1 from ref.dx_variant_map where listed_code is not null)"
+                             ).fetchone()[0]
+        if stale:
+            raise UserError("the terminology was imported by an older drgflow that did not keep the variant map as "
+                            "the file writes it (DIP applies it so, dip-spec §12): run `drgflow terminology import`")
         row = conn.execute("select dip_regions, catalogue_source, loaded_rows"
                            " from intermediate.int_dip_parameters_resolved").fetchone()
         regions, source, loaded = row

@@ -64,16 +64,19 @@ def import_terminology(url: str | None = None, folder: Path | None = None) -> di
     # Every catalogue code maps to itself, so lookups need no fallback. A catalogue code is never
     # remapped: the shared maps send ~245 catalogue codes elsewhere (e.g. I65.200x013 -> I67.200x003,
     # which moves the case from MDCB to MDCF); the reference grouper groups catalogue codes as coded.
+    # The map as the file writes it is kept beside (listed_code): DIP applies the file's map as it is, once, by
+    # exact match (dip-spec §12), so there a listed catalogue code does move.
     for kind in ("dx", "px"):
-        mapped = dict(rows[f"{kind}_variant_map"])
+        listed = dict(rows[f"{kind}_variant_map"])
+        mapped = dict(listed)
         for code, _ in rows[f"{kind}_catalogue"]:
             mapped[code] = code
-        rows[f"{kind}_variant_map"] = list(mapped.items())
+        rows[f"{kind}_variant_map"] = [(variant, code, listed.get(variant)) for variant, code in mapped.items()]
     with db.transaction(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('drgflow.terminology'))")
         for table, data in rows.items():
             conn.execute(f"truncate ref.{table}")
-            cols = "(code, name)" if table.endswith("catalogue") else "(variant, code)"
+            cols = "(code, name)" if table.endswith("catalogue") else "(variant, code, listed_code)"
             with conn.cursor().copy(f"copy ref.{table} {cols} from stdin") as copy:
                 for pair in data:
                     copy.write_row(pair)

@@ -7,6 +7,10 @@ create table if not exists ref.dx_catalogue   (code text primary key, name text 
 create table if not exists ref.px_catalogue   (code text primary key, name text not null);
 create table if not exists ref.dx_variant_map (variant text primary key, code text not null);
 create table if not exists ref.px_variant_map (variant text primary key, code text not null);
+-- listed_code: the code the map file names for this variant (null: the file does not list it). `code` is what the
+-- grouper uses (a catalogue code is never remapped there); DIP applies the file's map as written (dip-spec §12).
+alter table ref.dx_variant_map add column if not exists listed_code text;
+alter table ref.px_variant_map add column if not exists listed_code text;
 
 -- One row per imported scheme version, with its switches and the import report.
 create table if not exists ref.scheme_version (

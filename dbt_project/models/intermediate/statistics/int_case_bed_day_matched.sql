@@ -32,6 +32,5 @@ select distinct on (c.hospital_id, c.case_id)
     k.category as bed_day_category
 from cases as c
 join categories as k
-  on case when k.match_type = 'range' then left(c.principal_dx, 3) between k.code_from and k.code_to
-          else c.principal_dx like k.code_from || '%' end
+  on {{ bed_day_matches('c.principal_dx', 'k') }}
 order by c.hospital_id, c.case_id, k.priority, k.category

@@ -1,0 +1,7 @@
+{# settlement-spec §4.2 / §8: whether a principal diagnosis `dx` (upper-cased, dots removed) matches bed-day
+   category row `k` (code_from / code_to likewise): range rows compare the three-character category, prefix rows
+   the code's start. One rule for the DRG (int_case_bed_day_matched) and DIP (int_dip_cases_coded) sides. #}
+{% macro bed_day_matches(dx, k) -%}
+    case when {{ k }}.match_type = 'range' then left({{ dx }}, 3) between {{ k }}.code_from and {{ k }}.code_to
+         else {{ dx }} like {{ k }}.code_from || '%' end
+{%- endmacro %}
