@@ -2,9 +2,10 @@
    canonical procedures: p_i (the first code left), r_i (the others, byte order) and the treatment class of p_i
    (conservative without one) with its token. A simple procedure (px_simple) is dropped unless a procedure part
    of `catalogue` uses it (step 3); without a catalogue (a local build, §12: step 3 protects nothing while a
-   catalogue is being built) every simple procedure is dropped. Materialised by its callers (a table each), so
+   catalogue is being built) every simple procedure is dropped. `where`: a filter on the cases (alias c).
+   Materialised by its callers (a table each), so
    the grouping's joins are planned on real row counts. #}
-{% macro dip_canonical(cases, catalogue=none) %}
+{% macro dip_canonical(cases, catalogue=none, where=none) %}
 with k_protected as (
 {%- if catalogue is not none %}
     select coalesce(array_agg(distinct x.code), '{}')::text[] as codes
@@ -28,6 +29,9 @@ k_cases as (
         from unnest(c.px_codes, c.px_simple) with ordinality as u (code, simple, pos)
         where not u.simple or u.code = any(pr.codes)
     ) as n
+{%- if where %}
+    where {{ where }}
+{%- endif %}
 )
 
 select

@@ -24,8 +24,8 @@ SETTLEMENT_ANNUAL_FIGURES = "settlement_annual_figures"
 QUALITY = "quality"
 #: drgflow transition: the transition report between two scheme versions
 TRANSITION = "transition"
-#: drgflow dip group: the DIP catalogue and grouping of a settlement year (marts.dip_catalogue, dip_case_grouping)
-DIP_GROUPING = "dip_grouping"
+#: drgflow dip group: the DIP catalogue, grouping, coefficients and statistics of a settlement year (marts.dip_*)
+DIP = "dip"
 #: which tests a calibration or settlement runs: those whose every model the selection holds (dbt's cautious
 #: indirect selection; the case_points entries of selectors.yml widen it). The DAGs' test task and the command
 #: line's figures step (build_args) both use it, so both routes run the same tests; dbt's default, eager,

@@ -1,5 +1,5 @@
 """DIP runs of a settlement year: check the year's parameters and catalogue, then build the DIP marts with dbt
-(runs.DIP_GROUPING: marts.dip_catalogue and marts.dip_case_grouping)."""
+(runs.DIP: marts.dip_catalogue and marts.dip_case_grouping)."""
 from __future__ import annotations
 
 from typing import Any
@@ -51,6 +51,13 @@ def check_year(year: int, url: str) -> dict:
                 "select 1 from ref.dip_catalogue_imports where settlement_year = %s", (year,)).fetchone():
             raise UserError(f"settlement year {year} takes its DIP catalogue from an import (catalogue_source = "
                             f"import) but none is imported: run `drgflow dip catalogue import FILE --year {year}`")
+        if source == "local" and regions and not conn.execute(
+                "select 1 from staging.stg_raw__cases as c, intermediate.int_dip_parameters_resolved as p"
+                " where c.region_code = any(p.dip_regions) and c.settle_year between p.base_year_first"
+                " and p.base_year_last limit 1").fetchone():
+            raise UserError(f"settlement year {year} builds its DIP catalogue from the base period (catalogue_source ="
+                            f" local) but the DIP regions ({', '.join(regions)}) have no case in the base years: load"
+                            f" them, or import a catalogue (`drgflow dip catalogue import FILE --year {year}`)")
     return {"settlement_year": year, "dip_regions": list(regions), "catalogue_source": source,
             "loaded_parameter_rows": list(loaded)}
 
@@ -59,12 +66,12 @@ def group(year: int, url: str | None = None) -> dict:
     """Build the DIP catalogue and grouping of settlement year `year`; counts by group status."""
     url = url or db.database_url()
     db.init_warehouse(url)
-    # the parameter seeds and views first (no tests), so the checks read this year's parameters
+    # the seeds, staging views and parameter views first (no tests), so the checks read this year's parameters
     run_dbt(["seed"], url=url)
-    run_dbt(["run", "--select", "stg_raw__dip_parameters", "int_parameters_resolved", "int_dip_parameters_resolved",
-             "stg_grouping_ref__scheme_years"], url=url, vars=dbt_vars(year))
+    run_dbt(["run", "--select", "path:models/staging", "int_parameters_resolved", "int_dip_parameters_resolved"],
+            url=url, vars=dbt_vars(year))
     summary = check_year(year, url)
-    run_dbt(["build", "--selector", runs.DIP_GROUPING, "--indirect-selection", runs.TEST_SELECTION], url=url,
+    run_dbt(["build", "--selector", runs.DIP, "--indirect-selection", runs.TEST_SELECTION], url=url,
             vars=dbt_vars(year))
     with db.connect(url) as conn:
         counts = dict(conn.execute("select group_status, count(*) from marts.dip_case_grouping"

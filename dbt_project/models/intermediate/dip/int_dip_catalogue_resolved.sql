@@ -21,6 +21,23 @@ imported as (
         g.score, g.mean_cost, g.n, g.cv, g.mean_los, g.reference_mean, g.score as tiebreak
     from {{ ref('stg_dip_ref__catalogue_published') }} as g
     inner join params as p on p.settlement_year = g.settlement_year and p.catalogue_source = 'import'
+),
+
+built as (
+    -- a local build: statistics and scores come from the base period after grouping (int_dip_group_scores)
+    select
+        g.code, g.code as published_code, 'local' as source, g.group_type, g.dx_key, g.main_px, g.related_px,
+        g.class, null::numeric as score, null::numeric as mean_cost, null::integer as n, null::numeric as cv,
+        null::numeric as mean_los, null::numeric as reference_mean, g.selection_mean as tiebreak
+    from {{ ref('int_dip_catalogue_built') }} as g
+    cross join params as p
+    where p.catalogue_source = 'local'
+),
+
+chosen as (
+    select * from imported
+    union all
+    select * from built
 )
 
 select
@@ -41,6 +58,6 @@ select
     g.mean_los,
     g.reference_mean,
     g.tiebreak
-from imported as g
+from chosen as g
 cross join params as p
 left join basic as b on b.code = g.code

@@ -28,4 +28,4 @@ select
     g.batch_id,
     g.source_row
 from {{ ref('int_dip_cases_grouped') }} as g
-left join {{ ref('int_dip_catalogue_resolved') }} as c on c.code = g.code
+left join {{ ref('int_dip_group_scores') }} as c on c.code = g.code

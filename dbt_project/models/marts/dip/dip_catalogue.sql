@@ -6,20 +6,22 @@
     partition_value=var('settlement_year') | string,
 ) }}
 
+-- the statistics: as published (import) or from the base period (local, int_dip_group_scores)
 select
-    settlement_year,
-    code,
-    published_code,
-    source,
-    group_type,
-    dx_key,
-    main_px,
-    related_px,
-    class,
-    score,
-    mean_cost,
-    n,
-    cv,
-    mean_los,
-    reference_mean
-from {{ ref('int_dip_catalogue_resolved') }}
+    c.settlement_year,
+    c.code,
+    c.published_code,
+    c.source,
+    c.group_type,
+    c.dx_key,
+    c.main_px,
+    c.related_px,
+    c.class,
+    s.score,
+    s.mean_cost,
+    s.n,
+    s.cv,
+    s.mean_los,
+    s.reference_mean
+from {{ ref('int_dip_catalogue_resolved') }} as c
+inner join {{ ref('int_dip_group_scores') }} as s on s.code = c.code
