@@ -91,7 +91,8 @@ def test_selectors_are_written_so_cosmos_reads_them_as_dbt_does():
 
 def test_the_command_line_builds_the_models_the_dags_build(ls):
     views = _models(ls("--selector", "period_views"))
-    assert len(views) == 6  # with stg_grouping_ref__scheme_years: the year's scheme
+    # with stg_grouping_ref__scheme_years (the year's scheme) and int_dip_parameters_resolved (its DIP regions)
+    assert len(views) == 7
     assert views <= _models(ls("--selector", runs.SETTLEMENT_INPUTS))
     for run, figures in TWO_STEP_RUNS:
         built = ls("--selector", figures)

@@ -6,6 +6,7 @@
    Materialised by its callers (a table each), so
    the grouping's joins are planned on real row counts. #}
 {% macro dip_canonical(cases, catalogue=none, where=none) %}
+-- depends_on: {{ ref('int_dip_code_maps') }}
 with k_protected as (
 {%- if catalogue is not none %}
     select coalesce(array_agg(distinct x.code), '{}')::text[] as codes
@@ -36,10 +37,10 @@ k_cases as (
 
 select
     c.*,
-    case when c.p_i is null then 'conservative' else a.treatment_class end as treatment_class,
-    {{ dip_class_token("case when c.p_i is null then 'conservative' else a.treatment_class end") }} as class
+    case when c.p_i is null then 'conservative' else ref.dip_code_map('px_class') ->> c.p_i end as treatment_class,
+    {{ dip_class_token("case when c.p_i is null then 'conservative' else ref.dip_code_map('px_class') ->> c.p_i end")
+    }} as class
 from k_cases as c
-left join {{ ref('int_dip_procedures_classified') }} as a on a.code = c.p_i
 {% endmacro %}
 
 {# dip-spec §4: the DIP grouping of the cases of relation `cases` (canonical: macro dip_canonical's columns)
@@ -71,7 +72,7 @@ g_core as (
         case_key,
         (array_agg(code order by n_related desc, tiebreak desc, code collate "C"))[1]       as code,
         (array_agg(group_type order by n_related desc, tiebreak desc, code collate "C"))[1] as group_type,
-        string_agg(code || ' (|R| ' || n_related || ', ' || coalesce(round(tiebreak, 4)::text, '-') || ')', '; '
+        string_agg(code || ' (|R| ' || n_related || ', ' || coalesce(round(tiebreak, 4)::text, '-') || ')', ' / '
                    order by n_related desc, tiebreak desc, code collate "C")              as listed,
         count(*)                                                                          as n_candidates,
         -- candidates with as many related procedures as the winner (> 1: a tie-break decided)

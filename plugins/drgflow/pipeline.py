@@ -1,9 +1,13 @@
 """The whole pipeline in order, for one period (`drgflow run`) or for the demo city (`drgflow demo`)."""
 from __future__ import annotations
 
+import csv
 import sys
+from pathlib import Path
 
 from drgflow import config, db, generate, grouping, loader, runs, settlement, transform
+from drgflow.dip import catalogue as dip_catalogue
+from drgflow.dip import runs as dip_runs
 from drgflow.reports import build_reports
 from drgflow.schemes.years import assign_scheme, assigned_scheme
 
@@ -28,6 +32,8 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
         print("   " + generate.format_summary(summary), file=sys.stderr)
     else:
         print(f"   reusing {data}", file=sys.stderr)
+    year = DEMO_YEARS[-1]
+    dip = _demo_dip_parameters(data, year, version)
     _step("load and validate")
     results = loader.load_paths([data], url, progress=False)
     cases = [r for r in results if r.kind == "cases"]
@@ -48,7 +54,6 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     }
     with db.connect(url) as conn:
         out["cases_in_staging"] = conn.execute("select count(*) from staging.stg_raw__cases").fetchone()[0]
-    year = DEMO_YEARS[-1]
     previous = grouping.scheme_for_year(year - 1, url)
     if (config.env("DRGFLOW_SCHEME") is None and version == "CHS-DRG-1.1" and config.official_scheme_dir("CHS-DRG-2.0")
             and not assigned_scheme(year, url)):
@@ -67,7 +72,8 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     else:
         _step(f"group with {scheme}")
         out["grouping"] = grouping.group_cases(url, scheme)
-    _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1})")
+    out["dip"] = _demo_dip(url, year, dip)
+    _step(f"calibrate {year} (base years {DEMO_YEARS[0]}–{year - 1}; DRG regions)")
     calibration = settlement.calibrate(year, url) if not _calibrated(url, year) else None
     for month in range(1, 13):
         _step(f"monthly pre-settlement {year}-{month:02d}")
@@ -84,6 +90,37 @@ def run_demo(cases_per_year: int = 15000, hospitals: int = 20, seed: int = 2024,
     out["reports"] = reports["index"]
     out["data_docs"] = reports.get("data_docs")
     return out
+
+
+def _demo_dip_parameters(data: Path, year: int, scheme: str) -> dict:
+    """The demo pays its smaller region by DIP in the last year (dip-spec §1): dip_parameters.csv in the demo data,
+    with the 平顶山 catalogue imported when ../shared has it, else a catalogue built from the base years."""
+    with (data / "hospitals.csv").open(encoding="utf-8") as f:
+        regions = sorted({r["region_code"] for r in csv.DictReader(f)})
+    region = regions[-1]
+    shared = config.shared_dir()
+    catalogue = next((shared / "dip" / "pingdingshan-2025").glob("*.xlsx"), None) \
+        if shared is not None and (shared / "dip" / "pingdingshan-2025").is_dir() else None
+    rows = [(year, "dip_regions", region), (year, "catalogue_source", "import" if catalogue else "local")]
+    if scheme == "SAMPLE-DRG":
+        # the sample scheme's operating-room list classes the procedures (dip-spec §2.3 step 2)
+        rows.append((year, "or_list_scheme", scheme))
+    path = data / "dip_parameters.csv"
+    if not path.exists():
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows([("settlement_year", "parameter", "value"), *rows])
+    return {"region": region, "catalogue": catalogue}
+
+
+def _demo_dip(url: str, year: int, dip: dict) -> dict:
+    """Import the city catalogue (when ../shared has one) and group the DIP region's cases (drgflow dip group)."""
+    if dip["catalogue"] is not None:
+        _step(f"import the DIP catalogue {dip['catalogue'].name} for {year}")
+        dip_catalogue.import_catalogue(dip["catalogue"], year, url)
+    else:
+        _step(f"build a local DIP catalogue for {year} from the base years (no ../shared)")
+    _step(f"DIP {year}: region {dip['region']} (catalogue, grouping, coefficients, statistics)")
+    return dip_runs.group(year, url)
 
 
 def _calibrated(url: str, year: int) -> bool:
@@ -149,6 +186,13 @@ def format_demo(s: dict) -> str:
                           for v, x in t["versions"].items())
         lines.append(f"  transition {t['year']}:     {t['cases']:,} cases under both versions, {t['drg_changed']:,} "
                      f"changed DRG; {rates}")
+    if s.get("dip"):
+        d = s["dip"]
+        grouped = sum(d["by_status"][k] for k in ("core", "basic", "comprehensive"))
+        rate = f"{grouped / d['cases']:.2%}" if d["cases"] else "-"
+        lines.append(f"  DIP {d['settlement_year']}:            region {', '.join(d['dip_regions'])}, catalogue "
+                     f"{d['catalogue_source']} ({d['catalogue_groups']:,} groups), {d['cases']:,} cases, "
+                     f"入组率 {rate} (the DRG settlement leaves the region out)")
     if "grouping" in s:
         g = s["grouping"]
         lines.append(f"  grouping:            {g.get('grouped', 0):,} grouped, {g.get('qy', 0):,} QY, "

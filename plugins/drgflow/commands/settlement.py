@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_reopen)
 
-    p = sub.add_parser("explain", help="how a case's group, type, points and money were computed")
+    p = sub.add_parser("explain", help="how a case's group, type, points and money were computed (DRG), or its DIP "
+                                       "group, candidates, score and coefficients (a case of a DIP region)")
     p.add_argument("--case", required=True, metavar="HOSPITAL_ID/CASE_ID")
     p.add_argument("--year", type=int)
     p.set_defaults(func=cmd_explain)
@@ -76,5 +77,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     hospital_id, sep, case_id = args.case.partition("/")
     if not sep or not hospital_id or not case_id:
         raise UserError(f"--case must be HOSPITAL_ID/CASE_ID, got {args.case!r}")
-    print(settlement.explain_case(hospital_id, case_id, args.year))
+    from drgflow.dip.explain import explain_dip_case  # noqa: PLC0415 - as above
+
+    # a case of a region that pays the year by DIP has a DIP grouping row; the DRG explanation otherwise
+    dip = explain_dip_case(hospital_id, case_id, args.year)
+    print(dip if dip is not None else settlement.explain_case(hospital_id, case_id, args.year))
     return 0

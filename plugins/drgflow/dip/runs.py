@@ -44,7 +44,7 @@ def check_year(year: int, url: str) -> dict:
                             "the file writes it (DIP applies it so, dip-spec §12): run `drgflow terminology import`")
         row = conn.execute("select dip_regions, catalogue_source, loaded_rows"
                            " from intermediate.int_dip_parameters_resolved").fetchone()
-        regions, source, loaded = row
+        regions, source, loaded = [r for r in row[0].split("|") if r], row[1], row[2]
         if source not in ("import", "local"):
             raise UserError(f"dip_parameters {year}: catalogue_source must be import or local, not {source!r}")
         if source == "import" and not conn.execute(
@@ -53,13 +53,13 @@ def check_year(year: int, url: str) -> dict:
                             f"import) but none is imported: run `drgflow dip catalogue import FILE --year {year}`")
         if source == "local" and regions and not conn.execute(
                 "select 1 from staging.stg_raw__cases as c, intermediate.int_dip_parameters_resolved as p"
-                " where c.region_code = any(p.dip_regions) and c.settle_year between p.base_year_first"
-                " and p.base_year_last limit 1").fetchone():
+                " where c.region_code = any(%s) and c.settle_year between p.base_year_first"
+                " and p.base_year_last limit 1", (regions,)).fetchone():
             raise UserError(f"settlement year {year} builds its DIP catalogue from the base period (catalogue_source ="
                             f" local) but the DIP regions ({', '.join(regions)}) have no case in the base years: load"
                             f" them, or import a catalogue (`drgflow dip catalogue import FILE --year {year}`)")
-    return {"settlement_year": year, "dip_regions": list(regions), "catalogue_source": source,
-            "loaded_parameter_rows": list(loaded)}
+    return {"settlement_year": year, "dip_regions": regions, "catalogue_source": source,
+            "loaded_parameter_rows": [r for r in loaded.split("|") if r]}
 
 
 def group(year: int, url: str | None = None) -> dict:

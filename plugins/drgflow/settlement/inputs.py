@@ -18,8 +18,22 @@ def _resolved_parameters(conn: psycopg.Connection) -> tuple[str, dict]:
     return row[0], {**row[1], "_hash": row[2]}
 
 
+def check_loaded_parameters(conn: psycopg.Connection) -> None:
+    """Refuse the run when a loaded drg_parameters.csv row of its year cannot be used, naming file, row and rule."""
+    rows = conn.execute(
+        "select coalesce(l.file_name, 'batch ' || l.batch_id), l.source_row, l.parameter, l.problem"
+        " from staging.stg_raw__drg_parameters as l, intermediate.int_parameters_resolved as p"
+        " where l.problem is not null and (l.settlement_year = p.settlement_year or l.settlement_year is null)"
+        " order by l.batch_id, l.source_row").fetchall()
+    if rows:
+        listed = "\n  ".join(f"{name}: row {row}: {parameter or '(no parameter)'}: {problem}"
+                             for name, row, parameter, problem in rows[:10])
+        raise UserError(f"drg_parameters refused ({len(rows)} row(s)):\n  {listed}")
+
+
 def check_parameters(conn: psycopg.Connection) -> tuple[str, dict]:
     """The run's (scheme, parameters) from the period views, refused when the policy cannot be applied."""
+    check_loaded_parameters(conn)
     scheme, params = _resolved_parameters(conn)
     weights = params.get("base_weights") or []
     if len(weights) != params.get("base_years"):

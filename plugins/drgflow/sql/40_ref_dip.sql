@@ -48,3 +48,15 @@ create table if not exists ref.dip_catalogue_extra (
     source_row       integer not null,
     primary key (settlement_year, source_row)
 );
+
+-- The DIP code maps of the run (int_dip_code_maps, a dbt model: variant maps as the files write them, the valid
+-- principal diagnoses, the procedures' simple flags and classes) as jsonb constants of a query plan: the function
+-- is evaluated once when a statement is planned, so the per-case lookups run in parallel workers without joins.
+-- The table is the dbt model's; the body is checked only when called (it may not exist yet when this is created).
+set check_function_bodies = off;
+create or replace function ref.dip_code_map(kind text) returns jsonb
+language sql immutable parallel safe as $$
+    select coalesce((select m.code_map from intermediate.int_dip_code_maps as m where m.kind = dip_code_map.kind),
+                    '{}'::jsonb)
+$$;
+reset check_function_bodies;

@@ -9,7 +9,14 @@
 --   the simple procedures (简单操作): step 3 depends on the catalogue (a simple code a procedure part of the
 --   catalogue uses is kept), so the grouping applies it (macro dip_canonical_procedures).
 -- - bed_day_category: the settlement-spec §4.2 bed-day category of the principal diagnosis (as the DRG side).
+-- Speed: one pass over the cases, the codes looked up in jsonb plan constants (ref.dip_code_map over
+-- int_dip_code_maps), no join of code rows, so the statement runs in parallel workers.
+-- depends_on: {{ ref('int_dip_code_maps') }}
 {{ config(materialized='table', unlogged=true, post_hook=["analyze {{ this }} (case_key, year, dx4, dx3)"]) }}
+
+{%- set dx_variant = "ref.dip_code_map('dx_variant')" %}
+{%- set px_variant = "ref.dip_code_map('px_variant')" %}
+{%- set px_simple = "ref.dip_code_map('px_simple')" %}
 
 with params as (
     select * from {{ ref('int_dip_parameters_resolved') }}
@@ -25,51 +32,13 @@ cases as not materialized (
         coalesce(c.fee_western_drug, 0) + coalesce(c.fee_chinese_patent, 0) + coalesce(c.fee_herbal, 0) as drug_cost,
         coalesce(c.fee_material, 0)                       as material_cost,
         c.dx_codes[1]                                     as principal_code,
-        c.px_codes
+        upper(coalesce({{ dx_variant }} ->> c.dx_codes[1], c.dx_codes[1])) as dx,
+        -- the procedure codes through the map, upper-cased, in the case's order
+        array(select upper(coalesce({{ px_variant }} ->> u.code, u.code))
+              from unnest(c.px_codes) with ordinality as u (code, pos) order by u.pos) as px_mapped
     from {{ ref('stg_raw__cases') }} as c
-    inner join params as p on c.region_code = any(p.dip_regions)
     where c.settle_year is not null
-),
-
-procedures as (
-    select
-        c.case_key,
-        u.pos,
-        upper(coalesce(v.listed_code, u.code))            as code
-    from cases as c
-    cross join lateral unnest(c.px_codes) with ordinality as u (code, pos)
-    left join {{ ref('stg_grouping_ref__px_variant_map') }} as v on v.variant = u.code
-),
-
-first_seen as (
-    -- each catalogue code at its first position; codes outside the catalogue counted
-    select
-        s.case_key,
-        s.code,
-        a.is_simple,
-        min(s.pos)                                        as pos,
-        count(*)                                          as n
-    from procedures as s
-    left join {{ ref('int_dip_procedures_classified') }} as a on a.code = s.code
-    group by s.case_key, s.code, a.is_simple
-),
-
-procedure_lists as (
-    select
-        case_key,
-        array_agg(code order by pos) filter (where is_simple is not null)       as px_codes,
-        array_agg(is_simple order by pos) filter (where is_simple is not null)  as px_simple,
-        coalesce(sum(n) filter (where is_simple is null), 0)::integer           as px_dropped
-    from first_seen
-    group by case_key
-),
-
-principal as (
-    select
-        c.case_key,
-        upper(coalesce(v.listed_code, c.principal_code))  as dx
-    from cases as c
-    left join {{ ref('stg_grouping_ref__dx_variant_map') }} as v on v.variant = c.principal_code
+      and c.region_code = any(string_to_array((select p.dip_regions from params as p), '|'))
 ),
 
 bed_day_categories as (
@@ -84,6 +53,8 @@ bed_day as (
     from cases as c
     inner join bed_day_categories as k
       on {{ bed_day_matches("upper(replace(btrim(c.principal_code), '.', ''))", 'k') }}
+    -- cheap pre-filter: only codes whose first letter starts some category can match
+    where upper(left(btrim(c.principal_code), 1)) in (select left(b.code_from, 1) from bed_day_categories as b)
     order by c.case_key, k.priority, k.category
 )
 
@@ -94,18 +65,19 @@ select
                                                  'discharge_way', 'drug_cost', 'material_cost']) }}
     h.level,
     h.hospital_type,
-    d.dx,
-    left(d.dx, 5)                                              as dx4,
-    left(d.dx, 3)                                              as dx3,
-    coalesce(substr(d.dx, 4, 1) = '.' and k.code_normalised is not null, false) as dx_valid,
-    coalesce(l.px_codes, '{}')::text[]                         as px_codes,
-    coalesce(l.px_simple, '{}')::boolean[]                     as px_simple,
-    coalesce(l.px_dropped, 0)                                  as px_dropped,
+    c.dx,
+    left(c.dx, 5)                                              as dx4,
+    left(c.dx, 3)                                              as dx3,
+    coalesce(ref.dip_code_map('dx_valid') ? c.dx, false)       as dx_valid,
+    -- catalogue codes at their first position (§2.2 steps 2, 4), with their simple flags
+    coalesce(array(select u.code from unnest(c.px_mapped) with ordinality as u (code, pos)
+                   where {{ px_simple }} ? u.code and array_position(c.px_mapped, u.code) = u.pos
+                   order by u.pos), '{}')::text[]              as px_codes,
+    coalesce(array(select ({{ px_simple }} ->> u.code)::boolean from unnest(c.px_mapped) with ordinality as u (code, pos)
+                   where {{ px_simple }} ? u.code and array_position(c.px_mapped, u.code) = u.pos
+                   order by u.pos), '{}')::boolean[]           as px_simple,
+    (select count(*) from unnest(c.px_mapped) as u (code) where not {{ px_simple }} ? u.code)::integer as px_dropped,
     b.category                                                 as bed_day_category
 from cases as c
-inner join principal as d on d.case_key = c.case_key
-left join (select distinct code_normalised from {{ ref('stg_grouping_ref__dx_catalogue') }}) as k
-  on k.code_normalised = d.dx
-left join procedure_lists as l on l.case_key = c.case_key
 left join bed_day as b on b.case_key = c.case_key
 left join {{ ref('stg_raw__hospitals') }} as h on h.hospital_id = c.hospital_id

@@ -3,7 +3,8 @@
 -- only) or else the default of the seed dip_parameter_defaults. The base-period parameters left empty there
 -- (base_years, base_weights, stats_max_los, trim_*) are the DRG policy's of Y (int_parameters_resolved), so the
 -- two methods share one base-period policy unless a bureau sets DIP's apart. `loaded_rows` lists the loaded
--- rows used (batch_id:source_row), `parameters` the whole set, stored with each run.
+-- rows used (batch_id:source_row), `parameters` the whole set, stored with each run. Lists stay '|'-separated
+-- text (dbt unit-test fixtures cannot cast to array types): models split them with string_to_array.
 {{ config(materialized='view') }}
 {%- set y = var('settlement_year') -%}
 {%- set year_sql = (y | int | string) if y is not none else 'null' %}
@@ -27,23 +28,23 @@ drg as (
 p as (
     select
         jsonb_object_agg(parameter, nullif(value, '') order by parameter) as v,
-        coalesce(array_agg(batch_id || ':' || source_row order by batch_id, source_row)
-                     filter (where batch_id is not null), '{}') as loaded_rows
+        coalesce(string_agg(batch_id || ':' || source_row, '|' order by batch_id, source_row)
+                     filter (where batch_id is not null), '') as loaded_rows
     from chosen
 )
 
 select
     {{ year_sql }}::integer                                                    as settlement_year,
-    coalesce(string_to_array(p.v ->> 'dip_regions', '|'), '{}')::text[]        as dip_regions,
+    coalesce(p.v ->> 'dip_regions', '') as dip_regions,
     p.v ->> 'catalogue_source'                                                 as catalogue_source,
     p.v ->> 'catalogue_layout'                                                 as catalogue_layout,
     (p.v ->> 'core_min_n')::integer                                            as core_min_n,
     (p.v ->> 'comp_min_n')::integer                                            as comp_min_n,
     (p.v ->> 'related_split')::boolean                                         as related_split,
     (p.v ->> 'related_min_uplift')::numeric                                    as related_min_uplift,
-    coalesce(string_to_array(p.v ->> 'simple_px_prefixes', '|'), '{}')::text[] as simple_px_prefixes,
-    coalesce(string_to_array(p.v ->> 'simple_px_exceptions', '|'), '{}')::text[] as simple_px_exceptions,
-    coalesce(string_to_array(p.v ->> 'diagnostic_subcategories', '|'), '{}')::text[] as diagnostic_subcategories,
+    coalesce(p.v ->> 'simple_px_prefixes', '') as simple_px_prefixes,
+    coalesce(p.v ->> 'simple_px_exceptions', '') as simple_px_exceptions,
+    coalesce(p.v ->> 'diagnostic_subcategories', '') as diagnostic_subcategories,
     p.v ->> 'or_list_scheme'                                                   as or_list_scheme,
     p.v ->> 'score_method'                                                     as score_method,
     upper(p.v ->> 'reference_group')                                           as reference_group,

@@ -2,6 +2,8 @@
 -- view that re-derives the latest version on every read): every year with cases (calibrate and annual settle:
 -- the §6 statistics cover all years) or only month M's cases (monthly settle). Principal diagnosis (first code
 -- of dx_codes) included for the bed-day test; no arrays (dbt unit-test fixtures cannot type them).
+-- The regions that pay settlement year Y by DIP (dip_regions, dip-spec §1) are left out: DRG and DIP figures of a
+-- region-year are never added or netted.
 {{ config(post_hook='analyze {{ this }}') }}  {# fresh tables: give the planner row counts #}
 {%- set month = var('settlement_month') %}
 
@@ -16,3 +18,6 @@ where c.settle_period = '{{ '%04d-%02d' | format(var('settlement_year') | int, m
 {%- else %}
 where c.settle_year is not null
 {%- endif %}
+  -- one array, evaluated once (an InitPlan)
+  and not c.region_code = any(string_to_array(coalesce(
+      (select d.dip_regions from {{ ref('int_dip_parameters_resolved') }} as d), ''), '|'))

@@ -1,4 +1,5 @@
--- settlement-spec §7: the policy parameters in force for settlement year Y (dbt var settlement_year).
+-- settlement-spec §7: the policy parameters in force for settlement year Y (dbt var settlement_year): the bureau's
+-- loaded drg_parameters.csv rows of Y (stg_raw__drg_parameters) over the policy seeds.
 -- Each policy table contributes the rows with the greatest effective_from_year <= Y, so a year without its
 -- own rows inherits the latest earlier policy (the 1900 rows hold the §7 defaults).
 -- A view: rebuilt in every calibrate/settle run, so it always matches the run's year.
@@ -7,9 +8,23 @@
 {%- set env_scheme = var('scheme_version') -%}
 {%- set year_sql = (y | int | string) if y is not none else 'null' %}
 
-with params as (
-    select *
+with loaded as (
+    -- the bureau's drg_parameters.csv rows for Y (latest usable row per parameter) over the seed's values
+    select
+        jsonb_object_agg(l.parameter, l.value)                                         as v,
+        -- text, '|'-separated: dbt unit-test fixtures cannot cast to array types
+        string_agg(l.batch_id || ':' || l.source_row, '|' order by l.batch_id, l.source_row) as loaded_rows
+    from {{ ref('stg_raw__drg_parameters') }} as l
+    where l.settlement_year = {{ year_sql }} and l.is_latest and l.problem is null
+),
+
+params as (
+    select
+        (jsonb_populate_record(null::{{ ref('policy_parameters') }},
+                               to_jsonb(pol) || coalesce(loaded.v, '{}'::jsonb))).*,
+        coalesce(loaded.loaded_rows, '')                                               as loaded_rows
     from {{ policy_in_force('policy_parameters', year_sql) }} as pol
+    cross join loaded
 ),
 
 tiers as (
@@ -60,7 +75,8 @@ resolved as (
         p.high_ratio_beta, p.low_ratio, p.q_ungroupable, p.q_qy,
         p.reserve_ratio, p.prepay_ratio, p.assessment_no_score_coef,
         tiers.j as high_ratio_tiers, bands.j as assessment_bands,
-        bed_days.j as bed_day_categories, per_diem.j as per_diem_standards
+        bed_days.j as bed_day_categories, per_diem.j as per_diem_standards,
+        p.loaded_rows
     from params as p
     cross join tiers cross join bands cross join bed_days cross join per_diem
 )
@@ -87,5 +103,11 @@ cross join lateral (select  -- noqa: ST05
         'assessment_no_score_coef', r.assessment_no_score_coef,
         'high_ratio_tiers', r.high_ratio_tiers, 'assessment_bands', r.assessment_bands,
         'bed_day_categories', r.bed_day_categories, 'per_diem_standards', r.per_diem_standards
-    ) as parameters
+    )
+    -- the loaded drg_parameters.csv rows (batch_id:source_row) the run used, so a run's record names them (only
+    -- when there are some: the hash of a policy without loaded rows stays what it was)
+    || case when r.loaded_rows <> ''
+            then jsonb_build_object('loaded_parameter_rows', to_jsonb(string_to_array(r.loaded_rows, '|')))
+            else '{}'::jsonb end
+    as parameters
 ) as x
