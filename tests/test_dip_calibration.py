@@ -144,3 +144,20 @@ def test_the_imported_catalogue_and_its_statistics_match_the_oracle(city):
     term = dip_v1.load_terminology(city["shared"])
     problems = _run(city, 2025, {**PARAMS, "catalogue_source": "import"}, dip_v1.import_catalogue(xlsx, 2025, term))
     assert not problems, f"{len(problems)} differences:\n" + "\n".join(problems[:30])
+
+
+def test_dbt_unit_tests_with_the_worked_examples_pass(city):
+    """dip-spec §13.1 (λ_3 = 1.0942), §13.2 (a = 1.4583 from the example's 700 cases, high under dip2), §13.3 (low),
+    and hand-made bounds (clamping, coef_min_n, the aux thresholds, dip2/dip3 strictness): the yml unit tests."""
+    from drgflow.transform import run_dbt
+
+    if not query(city["url"], "select to_regclass('intermediate.int_dip_cases_adjusted') is not null")[0][0]:
+        _run(city, 2024, {**PARAMS, "catalogue_source": "local"}, None)    # the fixtures' relations must exist
+    result = run_dbt(["test", "--select", "test_type:unit,path:models/intermediate/dip",
+                      "test_type:unit,path:models/marts/dip"], url=city["url"],
+                     vars=dip_runs.dbt_vars(2024))
+    units = [r for r in result.results if str(r.node.resource_type).endswith("unit_test")]
+    names = {r.node.name for r in units}
+    assert {"int_dip_level_coefficients_worked_example_13_1", "int_dip_aux_coefficients_worked_example_13_2",
+            "int_dip_cases_adjusted_worked_examples_13"} <= names, names
+    assert len(units) >= 11 and all(str(r.status).lower().endswith("pass") for r in units)

@@ -5,3 +5,21 @@
     case when {{ k }}.match_type = 'range' then left({{ dx }}, 3) between {{ k }}.code_from and {{ k }}.code_to
          else {{ dx }} like {{ k }}.code_from || '%' end
 {%- endmacro %}
+
+{# The same rule as a CASE over category rows read at compile time (dicts with category, match_type, code_from,
+   code_to, in priority order): the first matching category, null when none. #}
+{% macro bed_day_case(dx, categories) -%}
+{%- if categories -%}
+    case
+    {%- for k in categories %}
+        when {% if k.match_type == 'range' -%}
+            left({{ dx }}, 3) between '{{ k.code_from }}' and '{{ k.code_to }}'
+        {%- else -%}
+            {{ dx }} like '{{ k.code_from }}%'
+        {%- endif %} then '{{ k.category }}'
+    {%- endfor %}
+    end
+{%- else -%}
+    null::text
+{%- endif -%}
+{%- endmacro %}

@@ -60,3 +60,33 @@ language sql immutable parallel safe as $$
                     '{}'::jsonb)
 $$;
 reset check_function_bodies;
+
+-- The slow path of a case's procedures (dip-spec §2.2), for the few cases the fast test of int_dip_cases_coded
+-- does not pass (a variant, a code outside the catalogue, a simple code, a repeat, lower case): the codes mapped
+-- once through `variant` and upper-cased, those in `known` and not in `dropped` kept at their first position, in
+-- order, '|'-joined. Functions, not subqueries, so they run in parallel workers.
+create or replace function ref.dip_kept_procedures(codes text[], variant jsonb, known jsonb, dropped jsonb)
+returns text
+language sql immutable parallel safe as $$
+    select coalesce(string_agg(f.code, '|' order by f.pos), '')
+    from (
+        select distinct on (m.code) m.code, m.pos
+        from (select upper(coalesce(variant ->> u.code, u.code)) as code, u.pos
+              from unnest(codes) with ordinality as u (code, pos)) as m
+        where known ? m.code and not dropped ? m.code
+        order by m.code, m.pos
+    ) as f
+$$;
+
+-- how many of a case's procedure codes, mapped once and upper-cased, are not in `known` (px_dropped)
+create or replace function ref.dip_unknown_count(codes text[], variant jsonb, known jsonb) returns integer
+language sql immutable parallel safe as $$
+    select count(*)::integer from unnest(codes) as u (code)
+    where not known ? upper(coalesce(variant ->> u.code, u.code))
+$$;
+
+-- codes in byte order (r_i)
+create or replace function ref.codes_sorted(codes text[]) returns text[]
+language sql immutable parallel safe as $$
+    select coalesce(array_agg(u.code order by u.code collate "C"), '{}') from unnest(codes) as u (code)
+$$;
