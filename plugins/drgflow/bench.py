@@ -81,6 +81,25 @@ print(grouping.group_cases("{url}", "{scheme}"))
 #: grouped too, when its pack is on this machine
 SCHEME_2 = "CHS-DRG-2.0"
 
+#: DIP: the 平顶山 catalogue as 2025's, every region of the city paid by DIP (not timed)
+DIP_SETUP = """
+import csv
+from pathlib import Path
+from drgflow import loader
+from drgflow.dip import catalogue
+regions = sorted({{r["region_code"] for r in csv.DictReader(open("{folder}/hospitals.csv", encoding="utf-8"))}})
+path = Path("{folder}") / "dip" / "dip_parameters.csv"
+path.parent.mkdir(exist_ok=True)
+path.write_text("settlement_year,parameter,value\\n2025,dip_regions," + "|".join(regions)
+                + "\\n2025,catalogue_source,import\\n", encoding="utf-8")
+loader.load_paths([path], "{url}", progress=False)
+catalogue.import_catalogue(Path("{catalogue}"), 2025, "{url}")
+"""
+DIP_STAGE = """
+from drgflow.dip import runs
+print(runs.group(2025, "{url}", grouping_only={only}))
+"""
+
 SETTLEMENT_STAGES = {
     "load + validate 4 years": """
 from drgflow import loader
@@ -148,6 +167,18 @@ def _load_scenario(n: int, work: Path, env: dict[str, str], version: str) -> lis
         rows.append({"cases": n_rows, "stage": f"group with {SCHEME_2}", "seconds": secs, "rss_mb": rss,
                      "rate": n_rows / secs, "ratio": secs / baseline})
         print(f"[{n_rows}] group with {SCHEME_2}: {secs:.1f}s ({secs / baseline:.2f}x baseline)", flush=True)
+    shared = config.shared_dir()
+    catalogues = sorted((shared / "dip" / "pingdingshan-2025").glob("*.xlsx")) if shared is not None and \
+        (shared / "dip" / "pingdingshan-2025").is_dir() else []
+    if catalogues:
+        # DIP (issue 20): every region paid by DIP in 2025 against the imported 平顶山 catalogue, the cases of 2024
+        # grouped with it (≥ 50,000 cases/s); then the whole `drgflow dip group` (scores, coefficients, statistics)
+        _child(DIP_SETUP.format(url=url, folder=str(folder), catalogue=str(catalogues[0])), env)
+        for stage, only in (("DIP grouping (平顶山 catalogue)", True), ("DIP group, whole (with statistics)", False)):
+            secs, rss, out = _child(DIP_STAGE.format(url=url, only=only), env)
+            rows.append({"cases": n_rows, "stage": stage, "seconds": secs, "rss_mb": rss, "rate": n_rows / secs,
+                         "ratio": secs / baseline})
+            print(f"[{n_rows}] {stage}: {secs:.1f}s ({secs / baseline:.2f}x baseline)", flush=True)
     rows.append({"cases": n_rows, "stage": f"(file size {file.stat().st_size / 1e6:.0f} MB)", "seconds": 0,
                  "rss_mb": 0, "rate": 0})
     return rows
@@ -245,7 +276,8 @@ def _report(rows: list[dict], scheme: str) -> str:
         lines.append(f"| {r['cases']:,} | {r['stage']} | {r['seconds']:.1f} | {ratio} | {r['rate']:,.0f} "
                      f"| {r['rss_mb']:,} |")
     lines += ["", "Targets (issues): load ≤ 3× baseline and < 2 GB; validation of 1M ≤ 120 s; grouping ≥ 50,000 "
-              "cases/s; calibration with 1M base-period cases ≤ 60 s; monthly settlement of a 100k-case month "
+              "cases/s (DRG 1.1 and 2.0; DIP against the 平顶山 catalogue); calibration with 1M base-period "
+              "cases ≤ 60 s; monthly settlement of a 100k-case month "
               "≤ 60 s; annual settlement of 1M cases ≤ 5 min.", "",
               "Reproduce: `make bench` (both scenarios, about 15 minutes on 2 cores) or "
               "`make bench BENCH_ARGS=\"--sizes 100000 --base-cases 0\"` for a quick run.", ""]

@@ -26,6 +26,8 @@ QUALITY = "quality"
 TRANSITION = "transition"
 #: drgflow dip group: the DIP catalogue, grouping, coefficients and statistics of a settlement year (marts.dip_*)
 DIP = "dip"
+#: drgflow dip group --grouping-only: the DIP grouping alone (marts.dip_case_grouping and what it reads)
+DIP_GROUPING = "dip_grouping"
 #: which tests a calibration or settlement runs: those whose every model the selection holds (dbt's cautious
 #: indirect selection; the case_points entries of selectors.yml widen it). The DAGs' test task and the command
 #: line's figures step (build_args) both use it, so both routes run the same tests; dbt's default, eager,

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("group", help="build the catalogue of settlement year Y and group every case of Y's DIP "
                                       "regions (marts.dip_catalogue, marts.dip_case_grouping)")
     q.add_argument("--year", type=int, required=True, help="settlement year")
+    q.add_argument("--grouping-only", action="store_true",
+                   help="only the grouping (marts.dip_case_grouping), not scores, coefficients and statistics")
     q.set_defaults(func=cmd_group)
 
 
@@ -41,7 +43,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     """drgflow dip group --year Y: print the cases by group status."""
     from drgflow.dip.runs import group  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
-    r = group(args.year)
+    r = group(args.year, grouping_only=args.grouping_only)
     regions = ", ".join(r["dip_regions"]) or "none (dip_regions is empty: every region pays by DRG)"
     print(f"DIP {args.year}: regions {regions}; catalogue {r['catalogue_source']} ({r['catalogue_groups']:,} groups)")
     grouped = r["by_status"]["core"] + r["by_status"]["basic"] + r["by_status"]["comprehensive"]

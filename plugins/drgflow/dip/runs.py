@@ -62,8 +62,9 @@ def check_year(year: int, url: str) -> dict:
             "loaded_parameter_rows": [r for r in loaded.split("|") if r]}
 
 
-def group(year: int, url: str | None = None) -> dict:
-    """Build the DIP catalogue and grouping of settlement year `year`; counts by group status."""
+def group(year: int, url: str | None = None, grouping_only: bool = False) -> dict:
+    """Build the DIP catalogue, grouping, scores, coefficients and statistics of settlement year `year` (with
+    grouping_only: the grouping alone, marts.dip_case_grouping); counts by group status."""
     url = url or db.database_url()
     db.init_warehouse(url)
     # the seeds, staging views and parameter views first (no tests), so the checks read this year's parameters
@@ -71,13 +72,12 @@ def group(year: int, url: str | None = None) -> dict:
     run_dbt(["run", "--select", "path:models/staging", "int_parameters_resolved", "int_dip_parameters_resolved"],
             url=url, vars=dbt_vars(year))
     summary = check_year(year, url)
-    run_dbt(["build", "--selector", runs.DIP, "--indirect-selection", runs.TEST_SELECTION], url=url,
-            vars=dbt_vars(year))
+    run_dbt(["build", "--selector", runs.DIP_GROUPING if grouping_only else runs.DIP, "--indirect-selection",
+             runs.TEST_SELECTION], url=url, vars=dbt_vars(year))
     with db.connect(url) as conn:
         counts = dict(conn.execute("select group_status, count(*) from marts.dip_case_grouping"
                                    " where settlement_year = %s group by 1", (year,)).fetchall())
-        groups = conn.execute("select count(*) from marts.dip_catalogue where settlement_year = %s",
-                              (year,)).fetchone()[0]
+        groups = conn.execute("select count(*) from intermediate.int_dip_catalogue_resolved").fetchone()[0]
     summary.update(catalogue_groups=groups, cases=sum(counts.values()),
                    by_status={s: counts.get(s, 0) for s in ("core", "basic", "comprehensive", "unmatched", "invalid")})
     return summary
