@@ -83,3 +83,15 @@ def test_a_region_paid_by_dip_leaves_the_drg_figures(city, tmp_path):
     assert regions == [("330101", 3)]
     _views(city, 2025)      # the parameter row is for 2024 only
     assert query(city, "select count(*) from intermediate.int_cases_in_scope")[0][0] == 5
+
+
+def test_a_local_dip_catalogue_needs_base_period_cases_and_an_import_needs_its_file(city, tmp_path):
+    loader.load_paths([write_csv(tmp_path / "dip_parameters.csv", HEADER, [(2024, "dip_regions", "330102")])],
+                      url=city, progress=False)
+    _views(city, 2024)   # staging.stg_raw__cases exists, as after any earlier run
+    with pytest.raises(UserError, match=r"no case in the base years"):
+        dip_runs.group(2024, city)
+    loader.load_paths([write_csv(tmp_path / "dip_parameters_import.csv", HEADER,
+                                 [(2024, "catalogue_source", "import")])], url=city, progress=False)
+    with pytest.raises(UserError, match=r"none is imported: run `drgflow dip catalogue import FILE --year 2024`"):
+        dip_runs.group(2024, city)

@@ -1,12 +1,19 @@
 """DIP runs of a settlement year: check the year's parameters and catalogue, then build the DIP marts with dbt
-(runs.DIP: marts.dip_catalogue and marts.dip_case_grouping)."""
+(runs.DIP: the marts.dip_* of part 1; runs.DIP_GROUPING: marts.dip_case_grouping alone)."""
 from __future__ import annotations
 
 from typing import Any
 
-from drgflow import config, db, runs
+from drgflow import audit, config, db, runs
 from drgflow.errors import UserError
 from drgflow.transform import run_dbt
+
+#: what the checks of a DIP run read, built before it: the parameter seeds, the loaded parameter rows and their
+#: resolution for the year
+PARAMETER_MODELS = ("dip_parameter_defaults", "policy_parameters", "policy_high_ratio_tiers", "policy_assessment_bands",
+                    "policy_bed_day_categories", "policy_per_diem_standards", "stg_raw__dip_parameters",
+                    "stg_raw__drg_parameters", "stg_grouping_ref__scheme_years", "int_parameters_resolved",
+                    "int_dip_parameters_resolved")
 
 
 def dbt_vars(year: int) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def check_year(year: int, url: str) -> dict:
                 "select 1 from ref.dip_catalogue_imports where settlement_year = %s", (year,)).fetchone():
             raise UserError(f"settlement year {year} takes its DIP catalogue from an import (catalogue_source = "
                             f"import) but none is imported: run `drgflow dip catalogue import FILE --year {year}`")
-        if source == "local" and regions and not conn.execute(
+        if source == "local" and regions and db.relation_exists(conn, "staging.stg_raw__cases") and not conn.execute(
                 "select 1 from staging.stg_raw__cases as c, intermediate.int_dip_parameters_resolved as p"
                 " where c.region_code = any(%s) and c.settle_year between p.base_year_first"
                 " and p.base_year_last limit 1", (regions,)).fetchone():
@@ -67,10 +74,10 @@ def group(year: int, url: str | None = None, grouping_only: bool = False) -> dic
     grouping_only: the grouping alone, marts.dip_case_grouping); counts by group status."""
     url = url or db.database_url()
     db.init_warehouse(url)
-    # the seeds, staging views and parameter views first (no tests), so the checks read this year's parameters
-    run_dbt(["seed"], url=url)
-    run_dbt(["run", "--select", "path:models/staging", "int_parameters_resolved", "int_dip_parameters_resolved"],
-            url=url, vars=dbt_vars(year))
+    # the parameter seeds and views first, so the checks read this year's parameters (one dbt invocation: each
+    # costs seconds of start-up)
+    run_dbt(["build", "--select", *PARAMETER_MODELS, "--indirect-selection", runs.TEST_SELECTION], url=url,
+            vars=dbt_vars(year))
     summary = check_year(year, url)
     run_dbt(["build", "--selector", runs.DIP_GROUPING if grouping_only else runs.DIP, "--indirect-selection",
              runs.TEST_SELECTION], url=url, vars=dbt_vars(year))
@@ -78,6 +85,15 @@ def group(year: int, url: str | None = None, grouping_only: bool = False) -> dic
         counts = dict(conn.execute("select group_status, count(*) from marts.dip_case_grouping"
                                    " where settlement_year = %s group by 1", (year,)).fetchall())
         groups = conn.execute("select count(*) from intermediate.int_dip_catalogue_resolved").fetchone()[0]
-    summary.update(catalogue_groups=groups, cases=sum(counts.values()),
-                   by_status={s: counts.get(s, 0) for s in ("core", "basic", "comprehensive", "unmatched", "invalid")})
+        summary.update(catalogue_groups=groups, cases=sum(counts.values()),
+                       by_status={s: counts.get(s, 0) for s in ("core", "basic", "comprehensive", "unmatched",
+                                                                "invalid")})
+        # the run, with the parameter set it used and the loaded parameter rows in it (issue 20)
+        params = conn.execute("select parameters from intermediate.int_dip_parameters_resolved").fetchone()[0]
+        with conn.transaction():
+            audit.record(conn, "dip_group", str(year), summary["by_status"], parameters=params,
+                         details={"settlement_year": year, "grouping_only": grouping_only,
+                                  "dip_regions": summary["dip_regions"],
+                                  "catalogue_source": summary["catalogue_source"],
+                                  "loaded_parameter_rows": summary["loaded_parameter_rows"]})
     return summary

@@ -45,7 +45,7 @@ begin
     end if;
     if exists (select 1 from pg_roles where rolname = 'drgflow_transformer')
        and pg_has_role(current_user, 'drgflow_transformer', 'member')
-       and new.event not in ('calibrate', 'settle', 'close', 'reopen') then
+       and new.event not in ('calibrate', 'settle', 'close', 'reopen', 'dip_group') then
         raise exception 'audit.log: drgflow_transformer may not log a % event', new.event;
     end if;
     return new;
