@@ -95,3 +95,20 @@ def test_a_local_dip_catalogue_needs_base_period_cases_and_an_import_needs_its_f
                                  [(2024, "catalogue_source", "import")])], url=city, progress=False)
     with pytest.raises(UserError, match=r"none is imported: run `drgflow dip catalogue import FILE --year 2024`"):
         dip_runs.group(2024, city)
+
+
+def test_the_dip_commands_refuse_in_one_sentence(city, tmp_path, use_database, capsys):
+    from drgflow.cli import main
+
+    use_database(city)
+    loader.load_paths([write_csv(tmp_path / "dip_parameters.csv", HEADER, [(2024, "dip_regions", "330102"),
+                                                                            (2024, "catalogue_source", "import")])],
+                      url=city, progress=False)
+    assert main(["dip", "catalogue", "build", "--year", "2024"]) == 2
+    err = capsys.readouterr().err
+    assert "takes its DIP catalogue from 'import'" in err and "Traceback" not in err
+    bad = tmp_path / "catalogue.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not really a workbook")
+    assert main(["dip", "catalogue", "import", str(bad), "--year", "2024"]) == 2
+    err = capsys.readouterr().err
+    assert "catalogue.xlsx" in err and "Traceback" not in err

@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--layout", default="pingdingshan", help="file layout (version 1: pingdingshan)")
     q.set_defaults(func=cmd_catalogue_import)
 
+    q = csub.add_parser("build", help="build the catalogue of settlement year Y from its base period (dip-spec §3.4; "
+                                      "the year's catalogue_source must be local), with the year's grouping, scores, "
+                                      "coefficients and statistics")
+    q.add_argument("--year", type=int, required=True, help="settlement year the catalogue pays")
+    q.set_defaults(func=cmd_catalogue_build)
+
     q = dsub.add_parser("group", help="build the catalogue of settlement year Y and group every case of Y's DIP "
                                       "regions (marts.dip_catalogue, marts.dip_case_grouping)")
     q.add_argument("--year", type=int, required=True, help="settlement year")
@@ -39,15 +45,28 @@ def cmd_catalogue_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalogue_build(args: argparse.Namespace) -> int:
+    """drgflow dip catalogue build --year Y: the local build and everything of the year that reads it."""
+    from drgflow.dip.runs import group  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
+
+    r = group(args.year, require_source="local")
+    print(f"DIP catalogue {args.year} built from the base period: {r['catalogue_groups']:,} groups")
+    _print_group(args.year, r)
+    return 0
+
+
 def cmd_group(args: argparse.Namespace) -> int:
     """drgflow dip group --year Y: print the cases by group status."""
     from drgflow.dip.runs import group  # noqa: PLC0415 - imported when the command runs: `drgflow --help` stays fast
 
-    r = group(args.year, grouping_only=args.grouping_only)
+    _print_group(args.year, group(args.year, grouping_only=args.grouping_only))
+    return 0
+
+
+def _print_group(year: int, r: dict) -> None:
     regions = ", ".join(r["dip_regions"]) or "none (dip_regions is empty: every region pays by DRG)"
-    print(f"DIP {args.year}: regions {regions}; catalogue {r['catalogue_source']} ({r['catalogue_groups']:,} groups)")
+    print(f"DIP {year}: regions {regions}; catalogue {r['catalogue_source']} ({r['catalogue_groups']:,} groups)")
     grouped = r["by_status"]["core"] + r["by_status"]["basic"] + r["by_status"]["comprehensive"]
     rate = f"{grouped / r['cases']:.2%}" if r["cases"] else "-"
     print(f"{r['cases']:,} cases: " + ", ".join(f"{k} {v:,}" for k, v in r["by_status"].items())
           + f"; 入组率 {rate}")
-    return 0

@@ -36,7 +36,7 @@ def parameter_problems(year: int, url: str) -> list[str]:
     return [f"{name}: row {row}: {parameter or '(no parameter)'}: {problem}" for name, row, parameter, problem in rows]
 
 
-def check_year(year: int, url: str) -> dict:
+def check_year(year: int, url: str, require_source: str | None = None) -> dict:
     """The resolved parameters of `year` that decide the run; UserError when a loaded parameter row is unusable or
     the year's catalogue is missing."""
     problems = parameter_problems(year, url)
@@ -54,6 +54,10 @@ def check_year(year: int, url: str) -> dict:
         regions, source, loaded = [r for r in row[0].split("|") if r], row[1], row[2]
         if source not in ("import", "local"):
             raise UserError(f"dip_parameters {year}: catalogue_source must be import or local, not {source!r}")
+        if require_source and source != require_source:
+            raise UserError(f"settlement year {year} takes its DIP catalogue from {source!r} (catalogue_source), not "
+                            f"{require_source!r}: load a dip_parameters.csv row `{year},catalogue_source,"
+                            f"{require_source}` first")
         if source == "import" and not conn.execute(
                 "select 1 from ref.dip_catalogue_imports where settlement_year = %s", (year,)).fetchone():
             raise UserError(f"settlement year {year} takes its DIP catalogue from an import (catalogue_source = "
@@ -69,7 +73,7 @@ def check_year(year: int, url: str) -> dict:
             "loaded_parameter_rows": [r for r in loaded.split("|") if r]}
 
 
-def group(year: int, url: str | None = None, grouping_only: bool = False) -> dict:
+def group(year: int, url: str | None = None, grouping_only: bool = False, require_source: str | None = None) -> dict:
     """Build the DIP catalogue, grouping, scores, coefficients and statistics of settlement year `year` (with
     grouping_only: the grouping alone, marts.dip_case_grouping); counts by group status."""
     url = url or db.database_url()
@@ -78,7 +82,7 @@ def group(year: int, url: str | None = None, grouping_only: bool = False) -> dic
     # costs seconds of start-up)
     run_dbt(["build", "--select", *PARAMETER_MODELS, "--indirect-selection", runs.TEST_SELECTION], url=url,
             vars=dbt_vars(year))
-    summary = check_year(year, url)
+    summary = check_year(year, url, require_source)
     run_dbt(["build", "--selector", runs.DIP_GROUPING if grouping_only else runs.DIP, "--indirect-selection",
              runs.TEST_SELECTION], url=url, vars=dbt_vars(year))
     with db.connect(url) as conn:
