@@ -111,4 +111,10 @@ def test_the_dip_commands_refuse_in_one_sentence(city, tmp_path, use_database, c
     bad.write_bytes(b"PK\x03\x04 not really a workbook")
     assert main(["dip", "catalogue", "import", str(bad), "--year", "2024"]) == 2
     err = capsys.readouterr().err
-    assert "catalogue.xlsx" in err and "Traceback" not in err
+    assert "catalogues are not loaded: run `drgflow terminology import`" in err and "Traceback" not in err
+    from drgflow.schemes.terminology import import_terminology
+
+    import_terminology(city)
+    assert main(["dip", "catalogue", "import", str(bad), "--year", "2024"]) == 2
+    err = capsys.readouterr().err
+    assert "catalogue.xlsx: not an .xlsx workbook" in err and "Traceback" not in err
