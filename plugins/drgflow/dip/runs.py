@@ -83,8 +83,12 @@ def group(year: int, url: str | None = None, grouping_only: bool = False, requir
     run_dbt(["build", "--select", *PARAMETER_MODELS, "--indirect-selection", runs.TEST_SELECTION], url=url,
             vars=dbt_vars(year))
     summary = check_year(year, url, require_source)
-    run_dbt(["build", "--selector", runs.DIP_GROUPING if grouping_only else runs.DIP, "--indirect-selection",
-             runs.TEST_SELECTION], url=url, vars=dbt_vars(year))
+    if grouping_only:
+        # as `drgflow group`: the models, without their tests (the whole DIP run tests them)
+        run_dbt(["run", "--selector", runs.DIP_GROUPING], url=url, vars=dbt_vars(year))
+    else:
+        run_dbt(["build", "--selector", runs.DIP, "--indirect-selection", runs.TEST_SELECTION], url=url,
+                vars=dbt_vars(year))
     with db.connect(url) as conn:
         counts = dict(conn.execute("select group_status, count(*) from marts.dip_case_grouping"
                                    " where settlement_year = %s group by 1", (year,)).fetchall())

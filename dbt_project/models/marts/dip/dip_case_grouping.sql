@@ -23,9 +23,7 @@ select
     array_to_string(g.r_i, '+')                     as r_i,
     g.class,
     g.px_dropped,
-    c.score                                         as group_score,
     g.trace,
     g.batch_id,
     g.source_row
 from {{ ref('int_dip_cases_grouped') }} as g
-left join {{ ref('int_dip_group_scores') }} as c on c.code = g.code
