@@ -22,18 +22,7 @@ select
     l.parameter,
     l.value,
     l.value_type,
-    case
-        when l.settlement_year is null then 'settlement_year is not a year'
-        when l.value_type is null then 'unknown parameter ' || coalesce(l.parameter, '(empty)') || ' (dip-spec §11)'
-        when l.value = '' then null
-        when l.value_type = 'integer' and l.value !~ '^[0-9]+$' then 'not a whole number: ' || l.value
-        when l.value_type = 'numeric' and not pg_input_is_valid(l.value, 'numeric') then 'not a number: ' || l.value
-        when l.value_type = 'boolean' and lower(l.value) not in ('true', 'false') then 'not true/false: ' || l.value
-        when l.value_type = 'map' and l.value !~ '^[^:|]+:[0-9.]+(\|[^:|]+:[0-9.]+)*$'
-            then 'not a map key:value|key:value: ' || l.value
-        when l.value_type = 'list' and l.parameter = 'base_weights' and l.value !~ '^[0-9.]+(\|[0-9.]+)*$'
-            then 'not a |-separated list of numbers: ' || l.value
-    end                                                 as problem,
+    {{ parameter_problem('l', 'dip-spec §11') }} as problem,
     row_number() over (partition by l.settlement_year, l.parameter
                        order by l.batch_id desc, l.source_row desc) = 1 as is_latest
 from loaded as l

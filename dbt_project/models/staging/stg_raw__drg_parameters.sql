@@ -41,16 +41,8 @@ select
     l.parameter,
     l.value,
     l.value_type,
-    case
-        when l.settlement_year is null then 'settlement_year is not a year'
-        when l.value_type is null then 'unknown parameter ' || coalesce(l.parameter, '(empty)')
-            || ' (settlement-spec §7: a scalar column of policy_parameters)'
-        when l.value = '' then 'empty value (remove the row to keep the policy''s value)'
-        when l.value_type = 'integer' and l.value !~ '^[0-9]+$' then 'not a whole number: ' || l.value
-        when l.value_type = 'numeric' and not pg_input_is_valid(l.value, 'numeric') then 'not a number: ' || l.value
-        when l.parameter = 'base_weights' and l.value !~ '^[0-9.]+(\|[0-9.]+)*$'
-            then 'not a |-separated list of numbers: ' || l.value
-    end                                                 as problem,
+    {{ parameter_problem('l', 'settlement-spec §7: a scalar column of policy_parameters',
+                         empty="empty value (remove the row to keep the policy's value)") }} as problem,
     row_number() over (partition by l.settlement_year, l.parameter
                        order by l.batch_id desc, l.source_row desc) = 1 as is_latest
 from loaded as l

@@ -14,9 +14,7 @@ with p as (
 ),
 
 weights as (
-    select p.base_year_first + (w.ord - 1)::integer as year, w.weight
-    from p
-    cross join lateral unnest(string_to_array(p.base_weights, '|')::numeric[]) with ordinality as w (weight, ord)
+    {{ base_year_weights('p') }}
 ),
 
 strata as (
