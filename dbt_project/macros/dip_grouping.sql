@@ -1,5 +1,5 @@
-{# dip-spec §4: the DIP grouping of the cases of relation `cases` (int_dip_cases_coded's columns: dx4, dx3, dx_valid, p_i, r_i, class)
-   against the catalogue relation `catalogue` (int_dip_catalogue_resolved's columns), as one select statement:
+{# dip-spec §4: the DIP grouping of the cases of relation `cases` (int_dip_cases_coded's columns: dx4, dx3,
+   dx_valid, p_i, r_i, class) against the catalogue relation `catalogue` (int_dip_catalogue_resolved's columns), as one select statement:
    every case column, then group_status, reason, code, trace. One macro for the year's grouping
    (int_dip_cases_grouped) and the local build's passes, so they cannot differ.
    1. invalid principal diagnosis → invalid (invalid_dx);

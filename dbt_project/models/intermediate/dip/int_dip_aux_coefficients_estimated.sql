@@ -47,11 +47,11 @@ parts as (
 
 measured as (
     select
-        parts.*,
-        sd_g / nullif(mean_g, 0)                                        as cv_g,
-        case when n_g >= 3 and n_j > 0 and n_g - n_j > 0
-             then sqrt((ss_j + ss_rest) / (n_g - 2)) / nullif(mean_g, 0) end as cv_split
-    from parts
+        pt.*,
+        pt.sd_g / nullif(pt.mean_g, 0)                                  as cv_g,
+        case when pt.n_g >= 3 and pt.n_j > 0 and pt.n_g - pt.n_j > 0
+             then sqrt((pt.ss_j + pt.ss_rest) / (pt.n_g - 2)) / nullif(pt.mean_g, 0) end as cv_split
+    from parts as pt
 )
 
 select
@@ -70,7 +70,7 @@ select
     end                                                                 as coefficient
 from measured as m
 cross join p
-cross join lateral (select coalesce(
+cross join lateral (select coalesce(  -- noqa: ST05
     p.aux_enabled
     and m.n_g >= p.aux_min_group_n
     and m.n_j >= p.aux_min_subtype_n

@@ -27,7 +27,7 @@ case_aux as (
     from {{ ref('int_dip_cases_grouped') }} as g
     inner join aux as a on a.code = g.code
     where g.group_status = 'core' and {{ dip_subtype_test('g', 'a.subtype') }}
-    order by g.case_key, a.coefficient desc, a.subtype_order
+    order by g.case_key asc, a.coefficient desc, a.subtype_order asc
 ),
 
 adjusted as (

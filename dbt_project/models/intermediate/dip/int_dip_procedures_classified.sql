@@ -16,16 +16,18 @@ codes as (
 ),
 
 entries as (
-    select e.entry, true as simple from params as p cross join unnest(string_to_array(p.simple_px_prefixes, '|')) as e (entry)
+    select e.entry, true as simple
+    from params as p cross join unnest(string_to_array(p.simple_px_prefixes, '|')) as e (entry)
     union all
-    select e.entry, false as simple from params as p cross join unnest(string_to_array(p.simple_px_exceptions, '|')) as e (entry)
+    select e.entry, false as simple
+    from params as p cross join unnest(string_to_array(p.simple_px_exceptions, '|')) as e (entry)
 ),
 
 longest as (
     select distinct on (c.code) c.code, e.simple, e.entry
     from codes as c
     inner join entries as e on left(c.code, length(e.entry)) = e.entry
-    order by c.code, length(e.entry) desc, e.simple
+    order by c.code asc, length(e.entry) desc, e.simple asc
 ),
 
 or_list as (
@@ -44,13 +46,15 @@ select
     l.entry                                                     as simple_entry,
     coalesce(pc.treatment_class,
              case when c.chapter <= 86 and o.code is not null then 'surgery'
-                  when c.chapter between 87 and 91 or left(c.code, 4) = any(string_to_array(p.diagnostic_subcategories, '|'))
+                  when c.chapter between 87 and 91
+                       or left(c.code, 4) = any(string_to_array(p.diagnostic_subcategories, '|'))
                       then 'diagnostic'
                   else 'therapeutic' end)                       as treatment_class,
     case when pc.treatment_class is not null then 'procedure_class.csv: ' || pc.class_text
          when c.chapter <= 86 and o.code is not null then 'SS_VALID of ' || p.or_list_scheme
          when c.chapter between 87 and 91 then 'chapter 87–91'
-         when left(c.code, 4) = any(string_to_array(p.diagnostic_subcategories, '|')) then 'diagnostic subcategory ' || left(c.code, 4)
+         when left(c.code, 4) = any(string_to_array(p.diagnostic_subcategories, '|'))
+             then 'diagnostic subcategory ' || left(c.code, 4)
          else 'otherwise therapeutic' end                       as class_rule
 from chapters as c
 cross join params as p

@@ -7,6 +7,8 @@
 {%- set y = var('settlement_year') -%}
 {%- set env_scheme = var('scheme_version') -%}
 {%- set year_sql = (y | int | string) if y is not none else 'null' %}
+{#- the policy seed's columns, read when the model runs (its parent, built before it) #}
+{%- set policy_columns = adapter.get_columns_in_relation(ref('policy_parameters')) if execute else [] %}
 
 with loaded as (
     -- the bureau's drg_parameters.csv rows for Y (latest usable row per parameter) over the seed's values
@@ -19,9 +21,15 @@ with loaded as (
 ),
 
 params as (
+    -- each scalar policy column: the loaded value of Y (cast to the column's type) over the seed's
     select
-        (jsonb_populate_record(null::{{ ref('policy_parameters') }},
-                               to_jsonb(pol) || coalesce(loaded.v, '{}'::jsonb))).*,
+    {%- for col in policy_columns %}
+        {%- if col.name in ('effective_from_year', 'note') %}
+        pol.{{ col.name }},
+        {%- else %}
+        coalesce((loaded.v ->> '{{ col.name }}')::{{ col.data_type }}, pol.{{ col.name }}) as {{ col.name }},
+        {%- endif %}
+    {%- endfor %}
         coalesce(loaded.loaded_rows, '')                                               as loaded_rows
     from {{ policy_in_force('policy_parameters', year_sql) }} as pol
     cross join loaded
