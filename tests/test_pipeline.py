@@ -31,11 +31,16 @@ def test_nothing_is_lost_and_the_year_is_settled(demo):
     assert read == accepted + quarantined == s["cases_read"]
     assert s["grouping"]["grouped"] > 0.95 * s["cases_in_staging"]
     assert query(url, "select count(*) from audit.periods where status = 'closed'")[0][0] == 12
+    # the demo pays one of its two regions by DIP in 2024 (dip_regions): the DRG settlement has the other
     regions = query(url, "select count(distinct region_code) from marts.settlement_annual where settlement_year = 2024")
-    assert regions[0][0] == 2 and len(s["settlement"]) == 2
-    # every accepted case settled in 2024 has exactly one case_points row
-    assert query(url, """select count(*) from staging.stg_raw__cases c left join marts.case_points p
-                         using (hospital_id, case_id) where c.settle_year = 2024 and p.case_id is null""")[0][0] == 0
+    assert regions[0][0] == 1 and len(s["settlement"]) == 1
+    assert s["dip"]["dip_regions"] and s["dip"]["cases"] > 1000
+    # every accepted case settled in 2024 has exactly one case_points row (DRG) or one DIP grouping row (DIP)
+    assert query(url, """select count(*) from staging.stg_raw__cases c
+                         left join marts.case_points p using (hospital_id, case_id)
+                         left join marts.dip_case_grouping d
+                           on d.settlement_year = 2024 and d.hospital_id = c.hospital_id and d.case_id = c.case_id
+                         where c.settle_year = 2024 and (p.case_id is null) = (d.case_id is null)""")[0][0] == 0
     assert s["reports"].endswith("index.html")
     # the operation log holds every load and run of the year
     events = dict(query(url, "select event, count(*) from audit.log group by event"))
